@@ -1,0 +1,89 @@
+"""The flat table every stage reads and writes: `label`, `pixel_0` ... `pixel_783`, uint8.
+
+Pixel k is image row k // 28, column k % 28. One reader and one writer, used everywhere,
+so that the rest of the code sees only `uint8 [N, 784]` pixels and `uint8 [N]` labels.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from recipes.atomic import atomic_path
+from recipes.errors import UserError
+
+N_PIXELS = 28 * 28
+PIXELS = [f"pixel_{k}" for k in range(N_PIXELS)]
+COLUMNS = ["label", *PIXELS]
+SCHEMA = pa.schema([(c, pa.uint8()) for c in COLUMNS])
+
+
+def to_table(X: np.ndarray, y: np.ndarray) -> pa.Table:
+    X = np.asarray(X, np.uint8).reshape(len(X), N_PIXELS)
+    Xt = np.ascontiguousarray(X.T)  # one contiguous column per pixel: no copy per column below
+    arrays = [pa.array(np.asarray(y, np.uint8))] + [pa.array(col) for col in Xt]
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def write(path: str | os.PathLike, X: np.ndarray, y: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        pq.write_table(to_table(X, y), tmp, compression="zstd")
+
+
+class Writer:
+    """Append (X, y) chunks to one Parquet file as row groups, renamed into place on close."""
+
+    def __init__(self, path: str | os.PathLike):
+        self._ctx = atomic_path(path)
+        self._tmp = self._ctx.__enter__()
+        self._writer = pq.ParquetWriter(self._tmp, SCHEMA, compression="zstd")
+        self.rows = 0
+
+    def append(self, X: np.ndarray, y: np.ndarray) -> None:
+        self._writer.write_table(to_table(X, y))
+        self.rows += len(y)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._writer.close()
+        return self._ctx.__exit__(*exc)
+
+
+def read(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels uint8 [N, 784], labels uint8 [N]) from a table, its columns checked."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (pa.ArrowInvalid, OSError) as e:
+        raise UserError(f"{path}: not a readable Parquet table ({e})") from None
+    if table.column_names != COLUMNS:
+        raise UserError(f"{path}: expected the 785 columns label, pixel_0..pixel_783")
+    if any(t != pa.uint8() for t in table.schema.types):
+        raise UserError(f"{path}: every column must be uint8")
+    X = np.empty((table.num_rows, N_PIXELS), np.uint8)
+    for k in range(N_PIXELS):
+        X[:, k] = table.column(k + 1).to_numpy()
+    return X, table.column(0).to_numpy()
+
+
+def images(X: np.ndarray) -> np.ndarray:
+    """[N, 784] rows as [N, 28, 28] images (a view)."""
+    return X.reshape(-1, 28, 28)
+
+
+def to_unit(x):
+    """uint8 pixels -> float32 in [0, 1]: the one place where pixels are scaled.
+
+    Takes a numpy array or a torch tensor and returns the same kind.
+    """
+    if isinstance(x, np.ndarray):
+        return x.astype(np.float32) * np.float32(1 / 255)
+    return x.float().mul_(1 / 255)
