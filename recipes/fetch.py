@@ -77,10 +77,11 @@ def _get(url: str, dest: Path, timeout: float) -> None:
 def copy_local(folder: Path, dest: Path) -> None:
     if not folder.is_dir():
         raise UserError(f"fetch.source: {folder} is neither `download` nor a folder")
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise UserError(f"fetch.source: {folder / missing[0]} is missing")
     for name, official in FILES.items():
         src = folder / name
-        if not src.is_file():
-            raise UserError(f"fetch.source: {src} is missing")
         shutil.copyfile(src, dest / name)
         if md5(dest / name) != official:
             print(f"notice: {src} differs from the official file (md5); "

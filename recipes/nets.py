@@ -191,8 +191,11 @@ def make_schedule(opt, cfg: dict, steps_per_epoch: int, model: str):
     if name == "exponential":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg["gamma"] ** (s / steps_per_epoch))
     if name == "onecycle":
+        group = opt.param_groups[0]
+        cycles = group.get("momentum", 0) > 0 or "betas" in group  # adadelta has neither
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg["lr"], epochs=epochs, steps_per_epoch=steps_per_epoch)
+            opt, max_lr=cfg["lr"], epochs=epochs, steps_per_epoch=steps_per_epoch,
+            cycle_momentum=cycles)
     raise UserError(f"models.{model}.schedule: must be constant, step, exponential or onecycle, "
                     f"got {name!r}")
 
@@ -287,12 +290,10 @@ class NetClassifier(Model):
         if conv:
             net = net.to(memory_format=torch.channels_last)
         # the whole table lives on the device as uint8; batches are cut by indexing
-        Xt = torch.from_numpy(np.ascontiguousarray(X)).view(-1, *INPUT_SHAPE).to(device)
-        yt = torch.from_numpy(np.asarray(y, np.int64)).to(device)
-        Xv = torch.from_numpy(np.ascontiguousarray(X_val)) if X_val is not None else None
-        yv = torch.from_numpy(np.asarray(y_val, np.int64)) if y_val is not None else None
-        Xs, ys = ((torch.from_numpy(np.ascontiguousarray(test[0])),
-                   torch.from_numpy(np.asarray(test[1], np.int64))) if test else (None, None))
+        Xt = _tensor(X, torch.uint8).view(-1, *INPUT_SHAPE).to(device)
+        yt = _tensor(y, torch.int64).to(device)
+        Xv, yv = (_tensor(X_val, torch.uint8), _tensor(y_val, torch.int64)) if X_val is not None else (None, None)
+        Xs, ys = (_tensor(test[0], torch.uint8), _tensor(test[1], torch.int64)) if test else (None, None)
         augment = _augmenter(cfg["augment"], self.name)
 
         n, bs = len(Xt), cfg["batch_size"]
@@ -380,7 +381,7 @@ class NetClassifier(Model):
         net = self.net_.to(device)
         if has_conv(net):
             net = net.to(memory_format=torch.channels_last)
-        X = torch.from_numpy(np.ascontiguousarray(X, np.uint8))
+        X = _tensor(X, torch.uint8)
         return F.softmax(predict_logits(net, X, device), 1).cpu().numpy()
 
     @property
@@ -397,6 +398,11 @@ class NetClassifier(Model):
         net = build(saved["layers"], self.name)
         net.load_state_dict(saved["state_dict"])
         self.net_, self.history_, self.best_epoch_ = net, saved["history"], saved["best_epoch"]
+
+
+def _tensor(a, dtype) -> torch.Tensor:
+    """A tensor of its own (tables come back read-only from pyarrow)."""
+    return torch.tensor(np.asarray(a), dtype=dtype)
 
 
 def _augmenter(cfg, name: str):

@@ -1,0 +1,75 @@
+"""Shared fixtures: small slices of the real MNIST files in ../shared/data/mnist."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST = Path(os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    if not (MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"MNIST files not found in {MNIST} (set MNIST_DIR)")
+    return MNIST
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_dir):
+    """All 60,000 training images as (uint8 [N, 784], uint8 [N])."""
+    from recipes import idx
+
+    X, y = idx.read_pair(mnist_dir / "train-images-idx3-ubyte.gz",
+                         mnist_dir / "train-labels-idx1-ubyte.gz")
+    return X.reshape(len(X), -1), y
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir):
+    from recipes import idx
+
+    X, y = idx.read_pair(mnist_dir / "t10k-images-idx3-ubyte.gz",
+                         mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    return X.reshape(len(X), -1), y
+
+
+@pytest.fixture(scope="session")
+def slice2000(mnist_train, mnist_test):
+    """2,000 training images, 500 validation images and 1,000 test images."""
+    X, y = mnist_train
+    Xt, yt = mnist_test
+    return (X[:2000], y[:2000]), (X[2000:2500], y[2000:2500]), (Xt[:1000], yt[:1000])
+
+
+def run_module(module: str, *args, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+    """Run `python -m module` as a user would, in `cwd`, with this repository importable."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if check and proc.returncode:
+        raise AssertionError(proc.stderr)
+    return proc
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    """A user's mistake: non-zero exit and one line on stderr naming what is wrong."""
+    assert proc.returncode != 0, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def no_tmp_files(folder: Path) -> bool:
+    return not any(p.name.endswith(".tmp") for p in folder.rglob("*"))
+
+
+__all__ = ["ROOT", "run_module", "assert_one_line_error", "no_tmp_files", "np"]

@@ -1,0 +1,176 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import ROOT
+from recipes import models, nets
+from recipes.errors import UserError
+
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+NET_ENTRIES = {k: v for k, v in PARAMS["models"].items() if v["kind"] == "net"}
+OUT = {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}
+
+
+def small(**kw):
+    entry = {"kind": "net", "epochs": 3, "batch_size": 100, "optimizer": "adam", "lr": 0.003,
+             "seed": 7, "device": "cpu",
+             "layers": [{"type": "conv", "num_filters": 8, "filter_size": 5},
+                        {"type": "pool", "pool_size": 2},
+                        {"type": "dense", "num_units": 32, "nonlinearity": "tanh"}, OUT]}
+    entry.update(kw)
+    return entry
+
+
+@pytest.mark.parametrize("name", list(NET_ENTRIES))
+def test_named_configurations_build(name):
+    net = nets.build(NET_ENTRIES[name]["layers"], name)
+    out = net(torch.zeros(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+
+
+def test_known_parameter_counts():
+    count = lambda n: nets.count_params(nets.build(NET_ENTRIES[n]["layers"], n))
+    # LeNet (20, 50 filters of 5x5, dense 500): 520 + 25,050 + 400,500 + 5,010
+    assert count("lenet") == 431_080
+    # network3: ConvPool(20) + FC100 + softmax: 520 + (20*12*12*100 + 100) + 1,010
+    assert count("network3_1conv") == 289_630
+    # network3: ConvPool(20) + ConvPool(40) + FC100: 520 + 20,040 + 64,100 + 1,010
+    assert count("network3_2conv") == 85_670
+    assert count("mlp_512x2") == 669_706  # Keras mnist_mlp's summary
+
+
+def test_every_layer_and_nonlinearity():
+    layers = [{"type": "conv", "num_filters": 4, "filter_size": 3, "pad": "same", "nonlinearity": "tanh"},
+              {"type": "batchnorm"},
+              {"type": "pool", "pool_size": 2, "mode": "avg"},
+              {"type": "conv", "num_filters": 6, "filter_size": 3, "stride": 2, "nonlinearity": "sigmoid"},
+              {"type": "pool", "pool_size": 2, "mode": "max"},
+              {"type": "dropout", "p": 0.2},
+              {"type": "dense", "num_units": 20, "nonlinearity": "linear"},
+              {"type": "batch_norm"},
+              {"type": "dense", "num_units": 20, "nonlinearity": "relu"},
+              {"type": "dropout", "p": 0.5}, OUT]
+    net = nets.build(layers, "all")
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Conv2d", "Tanh", "BatchNorm2d", "AvgPool2d", "Conv2d", "Sigmoid", "MaxPool2d",
+                     "Dropout2d", "Flatten", "Linear", "BatchNorm1d", "Linear", "ReLU", "Dropout",
+                     "Linear"]
+    assert net.eval()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([{"type": "convv", "num_filters": 3, "filter_size": 3}, OUT], "layer 1 (convv): unknown layer type"),
+    ([{"type": "dense", "num_units": 5, "nonlinearity": "swish"}, OUT], "unknown nonlinearity 'swish'"),
+    ([{"type": "conv", "num_filters": 3, "filter_size": 30}, OUT], "does not fit the 28x28 input"),
+    ([{"type": "dense", "num_units": 5}, {"type": "conv", "num_filters": 3, "filter_size": 3}, OUT],
+     "layer 2 (conv): a conv layer cannot follow a dense layer"),
+    ([{"type": "dropout", "p": 1.0}, OUT], "p must be in [0, 1)"),
+    ([{"type": "dropout", "p": -0.1}, OUT], "p must be in [0, 1)"),
+    ([{"type": "dense", "num_units": 5, "nonlinearity": "softmax"}, OUT], "only for the output layer"),
+    ([{"type": "dense", "num_units": 5}], "the output layer must be"),
+    ([{"type": "dense", "num_unit": 5}, OUT], "unknown key num_unit"),
+    ([{"type": "pool", "pool_size": 2}] * 5 + [OUT], "layer 5 (pool): a 2x2 pool does not fit the 1x1"),
+])
+def test_bad_layers_name_model_and_layer(layers, message):
+    with pytest.raises(UserError) as e:
+        nets.build(layers, "mine")
+    assert "models.mine" in str(e.value) and message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("epochs", 0, "epochs"), ("epochs", -3, "epochs"), ("optimizer", "rmsprop", "optimizer"),
+    ("schedule", "cosine", "schedule"), ("lr", 0, "lr"),
+])
+def test_bad_training_params(key, value, message, slice2000):
+    (X, y), (Xv, yv), _ = slice2000
+    with pytest.raises(UserError, match=f"models.t.{message}"):
+        models.create("t", small(**{key: value})).fit(X[:100], y[:100], Xv, yv)
+
+
+def test_learns_and_is_deterministic(slice2000):
+    (X, y), (Xv, yv), (Xt, yt) = slice2000
+    a = models.create("t", small()).fit(X, y, Xv, yv)
+    b = models.create("t", small()).fit(X, y, Xv, yv)
+    acc = (a.predict(Xt) == yt).mean()
+    assert acc > 0.85, acc
+    assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+    assert a.history_ == [dict(r, seconds=r2["seconds"], images_per_s=r2["images_per_s"])
+                          for r, r2 in zip(b.history_, a.history_)]
+
+
+@pytest.mark.parametrize("schedule", ["step", "exponential", "onecycle"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adadelta"])
+def test_optimizers_and_schedules_train(optimizer, schedule, slice2000):
+    (X, y), (Xv, yv), (Xt, yt) = slice2000
+    lr = {"sgd": 0.1, "adadelta": 1.0}[optimizer]
+    m = models.create("t", small(optimizer=optimizer, schedule=schedule, lr=lr, momentum=0.9,
+                                 nesterov=optimizer == "sgd", step_size=1, gamma=0.5, epochs=2,
+                                 weight_decay=1e-4))
+    m.fit(X, y, Xv, yv)
+    assert (m.predict(Xt) == yt).mean() > 0.6
+
+
+def test_resume_after_interruption(slice2000, tmp_path, monkeypatch):
+    (X, y), (Xv, yv), (Xt, yt) = slice2000
+    entry = small(epochs=3)
+    whole = models.create("t", entry).fit(X, y, Xv, yv)
+
+    ckpt = tmp_path / "last.pt"
+    report = nets._report
+    def interrupt_after_two(name, row, epochs, state):
+        report(name, row, epochs, state)
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(nets, "_report", interrupt_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        models.create("t", entry).fit(X, y, Xv, yv, checkpoint=ckpt)
+    assert ckpt.exists()
+    monkeypatch.setattr(nets, "_report", report)
+
+    epochs_run = []
+    monkeypatch.setattr(nets, "_report", lambda n, row, e, s: epochs_run.append(row["epoch"]))
+    resumed = models.create("t", entry).fit(X, y, Xv, yv, checkpoint=ckpt)
+    assert epochs_run == [2, 3]  # interrupted during epoch 2: only epochs 2 and 3 run again
+    assert np.array_equal(resumed.predict_proba(Xt), whole.predict_proba(Xt))
+
+
+def test_checkpoint_of_other_config_is_not_resumed(slice2000, tmp_path, monkeypatch):
+    (X, y), (Xv, yv), _ = slice2000
+    ckpt = tmp_path / "last.pt"
+    models.create("t", small(epochs=1)).fit(X, y, Xv, yv, checkpoint=ckpt)
+    epochs_run = []
+    monkeypatch.setattr(nets, "_report", lambda n, row, e, s: epochs_run.append(row["epoch"]))
+    models.create("t", small(epochs=2)).fit(X, y, Xv, yv, checkpoint=ckpt)
+    assert epochs_run == [1, 2]
+
+
+def test_rbm_pretraining_runs_and_changes_weights(slice2000):
+    (X, y), (Xv, yv), (Xt, yt) = slice2000
+    entry = {"kind": "net", "epochs": 2, "batch_size": 64, "lr": 0.3, "momentum": 0.9, "seed": 0, "device": "cpu",
+             "layers": [{"type": "dense", "num_units": 50, "nonlinearity": "sigmoid"}, OUT],
+             "pretrain": {"epochs": 2, "lr": 0.05}}
+    m = models.create("dbn", entry).fit(X, y, Xv, yv)
+    assert (m.predict(Xt) == yt).mean() > 0.7
+
+
+def test_device_choice(monkeypatch):
+    assert nets.pick_device("auto").type in ("cpu", "cuda")
+    assert nets.pick_device("cpu").type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert nets.pick_device("auto").type == "cpu"
+    with pytest.raises(UserError, match="device: cuda asked for"):
+        nets.pick_device("cuda")
+    with pytest.raises(UserError, match="device: must be"):
+        nets.pick_device("tpu")
+
+
+def test_cuda_path_when_present(slice2000):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here: the device code above runs the same path on the CPU")
+    (X, y), (Xv, yv), (Xt, yt) = slice2000
+    m = models.create("t", small(device="cuda")).fit(X, y, Xv, yv)
+    assert (m.predict(Xt) == yt).mean() > 0.85
