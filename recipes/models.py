@@ -27,10 +27,10 @@ META = "model.json"
 PIPELINE_KEYS = {"kind", "seed", "epochs", "device", "data", "reference", "source"}
 
 
-def open_live(live_dir, resume: bool = False):
+def open_live(live_dir):
     """DVCLive for a stage of dvc.yaml: the plots and metrics are declared there, not by it."""
     from dvclive import Live
-    return Live(str(live_dir), dvcyaml=False, resume=resume, save_dvc_exp=False)
+    return Live(str(live_dir), dvcyaml=False, save_dvc_exp=False)
 
 
 class Model:

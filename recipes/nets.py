@@ -320,7 +320,10 @@ class NetClassifier(Model):
         if state["epoch"] == 0 and cfg["pretrain"]:
             rbm_pretrain(net, Xt, {"seed": cfg["seed"], **cfg["pretrain"]}, device, self.name)
 
-        live = open_live(live_dir, resume=state["epoch"] > 0)
+        # DVC removes the plots before a stage runs, so a resumed run writes its history anew
+        live = open_live(live_dir) if live_dir else None
+        for row in state["history"]:
+            _log(live, row)
         for epoch in range(state["epoch"] + 1, cfg["epochs"] + 1):
             net.train()
             t0 = time.perf_counter()
@@ -358,15 +361,13 @@ class NetClassifier(Model):
             state["history"].append(row)
             state["epoch"] = epoch
             _report(self.name, row, cfg["epochs"], state)
-            if live is not None:
-                for key in ("train_loss", "val_acc", "best_test_acc", "images_per_s"):
-                    if row[key] is not None:
-                        live.log_metric(key, row[key])
-                live.next_step()
+            _log(live, row)
             if ckpt:
                 _save_checkpoint(ckpt, fingerprint, net, opt, sched, gen, state)
         if live is not None:
             live.end()
+        if ckpt:
+            ckpt.unlink(missing_ok=True)  # finished: the model is the output now
 
         net.load_state_dict(state["best_weights"])
         self.net_ = net.to("cpu").to(memory_format=torch.contiguous_format)
@@ -429,6 +430,15 @@ def _save_checkpoint(path: Path, fingerprint, net, opt, sched, gen, state) -> No
                 "sched": sched.state_dict(), "gen": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), "state": state}, tmp)
     os.replace(tmp, path)
+
+
+def _log(live, row: dict) -> None:
+    if live is None:
+        return
+    for key in ("train_loss", "val_acc", "best_test_acc", "images_per_s"):
+        if row[key] is not None:
+            live.log_metric(key, row[key])
+    live.next_step()
 
 
 def _report(name: str, row: dict, epochs: int, state: dict) -> None:

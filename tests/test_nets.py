@@ -133,8 +133,11 @@ def test_resume_after_interruption(slice2000, tmp_path, monkeypatch):
 
     epochs_run = []
     monkeypatch.setattr(nets, "_report", lambda n, row, e, s: epochs_run.append(row["epoch"]))
-    resumed = models.create("t", entry).fit(X, y, Xv, yv, checkpoint=ckpt)
+    resumed = models.create("t", entry).fit(X, y, Xv, yv, checkpoint=ckpt, live_dir=tmp_path / "live")
     assert epochs_run == [2, 3]  # interrupted during epoch 2: only epochs 2 and 3 run again
+    assert not ckpt.exists()
+    # the curves hold every epoch, the resumed ones and the one from before the interruption
+    assert len((tmp_path / "live/plots/metrics/val_acc.tsv").read_text().splitlines()) == 1 + 3
     assert np.array_equal(resumed.predict_proba(Xt), whole.predict_proba(Xt))
 
 
