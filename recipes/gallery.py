@@ -22,7 +22,7 @@ from recipes.atomic import atomic_path
 SIDE = 28
 SCALE = 3                 # tile side on the canvas: 84 px
 COLS = 12                 # tiles per row
-GAP = 12                  # px between tiles, and margin around the grid
+GAP = 14                  # px between tiles, and margin around the grid
 LINE_PX = 12              # px per caption line at CAPTION_PT (100 dpi)
 CAPTION_PT = 7
 TITLE_PT = 10
@@ -166,8 +166,9 @@ def draw_confusion(path: str | os.PathLike, counts: np.ndarray, title: list[str]
     rgb[off == 0] = 1.0
     rgb[np.arange(n), np.arange(n)] = (0.84, 0.93, 0.84)
 
-    fig = Figure(figsize=(6.4, 6.4 + 0.2 * len(title)), dpi=DPI)
-    ax = fig.add_axes((0.12, 0.08, 0.84, 0.84 - 0.03 * len(title)))
+    top = 0.25 * len(title) + 0.15          # inches of title above the matrix
+    fig = Figure(figsize=(6.4, 6.2 + top), dpi=DPI)
+    ax = fig.add_axes((0.1, 0.6 / (6.2 + top), 0.86, 5.4 / (6.2 + top)))
     ax.imshow(rgb, interpolation="nearest")
     for t in range(n):
         for p in range(n):
@@ -183,7 +184,9 @@ def draw_confusion(path: str | os.PathLike, counts: np.ndarray, title: list[str]
     ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", linewidth=1.5)
     ax.tick_params(which="minor", length=0)
-    fig.text(0.5, 0.985, "\n".join(title), ha="center", va="top", fontsize=TITLE_PT)
+    for k, line in enumerate(title):
+        fig.text(0.5, 1 - (0.1 + 0.25 * k) / (6.2 + top), line, ha="center", va="top",
+                 fontsize=TITLE_PT, fontweight="bold" if k == 0 else "normal")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)
     return counts

@@ -56,6 +56,7 @@ def repo(tmp_path_factory, mnist_dir):
                    {"type": "pool", "pool_size": 2},
                    {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]}
     params["train"]["models"] = ["logistic", "tiny"]
+    params["report"]["compare"] = [["logistic", "tiny"]]
     params["models"]["logistic"]["max_iter"] = 50
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(repo, "git", "init", "-q")
@@ -68,7 +69,8 @@ def repo(tmp_path_factory, mnist_dir):
 
 def test_repro_then_nothing_to_do(repo):
     out = dvc(repo, "repro")
-    for stage in ("fetch", "parse", "split", "train@logistic", "train@tiny", "evaluate@tiny"):
+    for stage in ("fetch", "parse", "split", "train@logistic", "train@tiny", "evaluate@tiny",
+                  "report@tiny", "compare@0", "leaderboard"):
         assert f"Running stage '{stage}'" in out
     for name in ("logistic", "tiny"):
         m = metrics(repo, name)
@@ -85,7 +87,11 @@ def test_repro_then_nothing_to_do(repo):
 
     shown = dvc(repo, "metrics", "show")
     assert "reports/tiny/metrics.json" in shown and "accuracy" in shown
-    assert "confusion.csv" in dvc(repo, "plots", "show", "--json")
+    plots = dvc(repo, "plots", "show", "--json")
+    assert "confusion.csv" in plots and "misclassified.png" in plots
+    board = json.loads((repo / "reports/leaderboard.json").read_text())
+    assert sorted(r["model"] for r in board["models"]) == ["logistic", "tiny"]
+    assert (repo / "reports/compare_logistic_vs_tiny.png").exists()
 
 
 def test_same_params_same_metrics(repo):
