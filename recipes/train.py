@@ -18,7 +18,7 @@ from recipes import params as P
 from recipes.atomic import atomic_dir
 from recipes.errors import UserError, run
 
-DATA = {"train_split": "data/tables/train_split.parquet"}
+DATA = {"train_split": "data/tables/train_split.parquet", "expanded": "data/tables/train_expanded.parquet"}
 
 
 def train(name: str, entry: dict, out: Path, live_dir: Path | None = None,
