@@ -99,7 +99,8 @@ def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = ""
     grid = fig.add_gridspec(2, 3 * cols, height_ratios=[2.2, 1])
     steps = [(page.gray, "photo (grayscale)"),
              (page.ink, f"ink against the paper ({'dark' if page.dark_ink else 'light'} ink)"),
-             (page.mask, f"threshold mask (cut {page.threshold:.2f}), {n} digits")]
+             (page.mask, f"threshold mask (cut {page.threshold:.2f}), {n} digits"
+                         + (f",\nline levelled by {page.angle:.0f} degrees" if page.angle else ""))]
     for k, (img, name) in enumerate(steps):
         ax = fig.add_subplot(grid[0, k * cols:(k + 1) * cols])
         ax.imshow(img, cmap="gray")
@@ -181,7 +182,7 @@ def evaluate(folder, model=None, out=DEFAULT_OUT) -> dict:
             page = preprocess.page(path)
             proba = probabilities(page, model)
             entry["read"] = as_string(proba)
-            entry["probabilities"] = np.round(proba, 4).tolist()
+            entry["probabilities"] = np.round(proba.astype(np.float64), 4).tolist()
         except UserError as e:
             entry["error"] = str(e)
             print(f"error: {e}", file=sys.stderr)
@@ -190,6 +191,7 @@ def evaluate(folder, model=None, out=DEFAULT_OUT) -> dict:
         if not entry["exact"]:
             misread.append({**entry, "page": page})
     right = sum(e["exact"] for e in entries)
+    # digits are compared place by place only where as many were found as were written
     same_length = [e for e in entries if e["read"] is not None and len(e["read"]) == len(e["label"])]
     digits_total = sum(len(e["label"]) for e in entries)
     digits_right = sum(a == b for e in same_length for a, b in zip(e["read"], e["label"]))

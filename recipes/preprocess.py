@@ -5,7 +5,8 @@ anti-aliasing, then placed in a 28x28 field so that their centre of mass is at i
 centre. A photo is none of that. `page(source)` takes a photo (a path or an array) through
 
 1. EXIF orientation, grayscale (an alpha channel is laid on white paper);
-2. a working copy whose longer side is between WORK_MIN and WORK_MAX pixels;
+2. a working copy whose longer side is between WORK_MIN and WORK_MAX pixels, cropped
+   to the sheet when the sheet lies on a darker desk that frames the photo;
 3. ink found against the paper's own light: the paper is estimated (a median at low
    resolution, then again with the ink masked out) and divided out, so shadows,
    vignetting and colour casts go; dark ink on light paper is told from light on dark
@@ -14,7 +15,8 @@ centre. A photo is none of that. `page(source)` takes a photo (a path or an arra
    hysteresis so that faint parts of a stroke stay with its strong parts;
 5. digits as connected components: specks dropped by size relative to the largest,
    broken strokes (a 5's flag, a 7's bar) merged into their digit when their boxes
-   overlap horizontally, read left to right;
+   overlap horizontally, read left to right; a line of digits written at a slant is
+   levelled first, and two digits that touch are cut apart between their loops;
 6. each digit's strokes brought to MNIST's thickness relative to its height (a thin
    pen in a big photo would otherwise be a hairline at 20 pixels), its longer side
    scaled to 20 pixels with anti-aliasing, centred by its centre of mass in 28x28.
@@ -41,15 +43,24 @@ SIDE = 28            # MNIST's field
 BOX = 20             # the longer side of a digit in it
 WORK_MAX = 1000      # working copy: a larger photo is scaled down to this longer side...
 WORK_MIN = 256       # ...a smaller crop scaled up to this one, so that masks come out smooth
-BG_SIDE = 128        # the paper is estimated at this resolution (light varies slowly)
+BG_SIDE = 128        # the paper is estimated at this resolution (light varies slowly)...
+BG_COARSE = 48       # ...from a first median at this one
+SHEET_RING = 0.9     # a border this much darker than the rest: a sheet lying on a desk...
+SHEET_MIN = 0.2      # ...when the light region covers this much of the photo...
+SHEET_SOLID = 0.85   # ...and this much of its own box (a page, not a light digit)
+SHEET_MARGIN = 0.02  # the sheet's edge trimmed by this fraction of its size
 MIN_CONTRAST = 0.04  # an image whose tones span less than this (of 0..1) is blank
 MIN_INK = 0.08       # ink darker than its paper by less than this fraction is no ink
-NOISE_SIGMAS = 5.0   # the threshold stays this many noise deviations above the paper
+NOISE_SIGMAS = 4.0   # the threshold stays this many noise deviations above the paper
 SPECK = 0.03         # components smaller than this fraction of the largest are specks
 MERGE_OVERLAP = 0.5  # boxes overlapping by this fraction of the narrower one: one digit
 MERGE_GAP = 0.4      # ...when no farther apart vertically than this fraction of the taller
 SMALL_GROUP = 0.15   # a group with less ink than this fraction of the largest group's...
 SHORT_GROUP = 0.45   # ...and shorter than this fraction of the tallest group is not a digit
+MIN_HOLE = 0.02      # a loop enclosing less than this fraction of a digit's area is no loop
+SKEW_MIN_DIGITS = 3  # a line of digits is levelled when it has at least this many...
+SKEW_MIN = 5.0       # ...and slopes by more than this many degrees...
+SKEW_FIT = 0.25      # ...with their centres this close to a line (fraction of their height)
 STROKE = 0.125       # MNIST's median stroke width over digit height (2.5 px of 20)
 STROKE_SLACK = 0.8   # thicken strokes thinner than this fraction of STROKE
 STROKE_MAX = 0.22    # thin strokes thicker than this (a marker on a small digit) down to it
@@ -64,7 +75,8 @@ class Page:
     ink: np.ndarray                  # float32 [H, W]: ink against the paper, 0 = paper
     mask: np.ndarray                 # bool [H, W]: the threshold
     dark_ink: bool                   # True when the ink was darker than the paper
-    threshold: float                 # the cut on `ink`
+    threshold: float                 # the cut on `ink` (hysteresis: its lower one)
+    angle: float = 0.0               # degrees the line of digits was turned to level it
     boxes: list = field(default_factory=list)   # (x0, y0, x1, y1) per digit, left to right
     inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, SIDE, SIDE), np.uint8))
 
@@ -85,8 +97,9 @@ def load_gray(source) -> np.ndarray:
     path = Path(source)
     try:
         with Image.open(path) as im:
+            im.draft(im.mode, (WORK_MAX, WORK_MAX))  # a big JPEG decoded at a fraction of its size
             im.load()
-            im = ImageOps.exif_transpose(im)
+            im = _shrink(ImageOps.exif_transpose(im))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -100,6 +113,16 @@ def load_gray(source) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{path}: a broken or truncated image ({e})") from None
     return _check_size(_pil_gray(im), str(path))
+
+
+def _shrink(im: Image.Image) -> Image.Image:
+    """A huge photo reduced by a whole factor first, so that it is never held as floats."""
+    factor = max(im.size) // (2 * WORK_MAX)
+    if factor < 2:
+        return im
+    if im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        im = im.convert("RGBA" if "transparency" in im.info or "A" in im.mode else "RGB")
+    return im.reduce(factor)
 
 
 def _pil_gray(im: Image.Image) -> np.ndarray:
@@ -183,11 +206,10 @@ def background(f: np.ndarray) -> np.ndarray:
     A median at low resolution first; then the ink it finds is masked out and the paper
     around it filled in by a normalised Gaussian (the paper's mean, ink ignored).
     """
-    long = max(f.shape)
-    small_shape = tuple(max(4, round(s * BG_SIDE / long)) for s in f.shape)
-    small = resize(f, small_shape, Image.Resampling.BOX)
-    k = max(3, min(small.shape) // 3) | 1
-    bg = ndi.median_filter(small, size=k, mode="nearest")
+    small = resize(f, _shape_within(f.shape, BG_SIDE), Image.Resampling.BOX)
+    coarse = resize(small, _shape_within(small.shape, BG_COARSE), Image.Resampling.BOX)
+    k = max(3, min(coarse.shape) // 3) | 1
+    bg = resize(ndi.median_filter(coarse, size=k, mode="nearest"), small.shape)
     resid = small - bg
     ink = resid > max(otsu(resid), NOISE_SIGMAS * noise(resid), MIN_INK / 2)
     paper = ~ndi.binary_dilation(ink, iterations=2)
@@ -196,6 +218,41 @@ def background(f: np.ndarray) -> np.ndarray:
     den = ndi.gaussian_filter(paper.astype(np.float32), sigma, mode="nearest")
     bg = np.where(den > 0.05, num / np.maximum(den, 1e-6), bg)
     return resize(bg, f.shape)
+
+
+def _shape_within(shape: tuple[int, int], long: int) -> tuple[int, int]:
+    return tuple(max(4, round(s * long / max(shape))) for s in shape)
+
+
+def find_sheet(gray: np.ndarray) -> np.ndarray:
+    """The sheet of paper alone when it lies on a darker desk that frames the photo.
+
+    The sheet is the largest light region (holes, i.e. the writing, filled) when the
+    image's border is nearly all dark and that region is a solid, page-like block; the
+    photo is cropped to it and the desk left inside the crop painted the sheet's tone.
+    Otherwise (the paper fills the frame, or light ink on a dark board) `gray` as it is.
+    """
+    cut = otsu(gray)
+    ring = np.r_[gray[0], gray[-1], gray[:, 0], gray[:, -1]]
+    if np.mean(ring < cut) < SHEET_RING:
+        return gray
+    light = ndi.binary_fill_holes(gray > cut)
+    lab, n = ndi.label(light)
+    if n == 0:
+        return gray
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    areas[0] = 0
+    k = int(areas.argmax())
+    ys, xs = ndi.find_objects(lab)[k - 1]
+    box = (ys.stop - ys.start) * (xs.stop - xs.start)
+    if areas[k] < SHEET_MIN * gray.size or areas[k] < SHEET_SOLID * box:
+        return gray
+    my, mx = round(SHEET_MARGIN * (ys.stop - ys.start)), round(SHEET_MARGIN * (xs.stop - xs.start))
+    crop = (slice(ys.start + my, ys.stop - my), slice(xs.start + mx, xs.stop - mx))
+    sheet = gray[crop].copy()
+    inside = lab[crop] == k
+    sheet[~inside] = np.median(sheet[inside])
+    return sheet
 
 
 def find_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -213,18 +270,22 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def threshold(ink: np.ndarray) -> tuple[np.ndarray, float]:
-    """(mask, cut): Otsu's cut, kept above the noise; hysteresis down to half of it."""
-    sd = noise(ink)
-    cut = max(otsu(ink), NOISE_SIGMAS * sd, MIN_INK)
+    """(mask, low cut): Otsu's cut, kept above the noise; hysteresis down to half of it.
+
+    The mask is the ink above the low cut that touches ink above the full one.
+    """
+    split = otsu(ink)
+    sd = noise(ink[ink < split])  # the paper's grain, the ink left out
+    cut = max(split, NOISE_SIGMAS * sd, MIN_INK)
     strong = ink > cut
     if not strong.any() or ink.max() < max(MIN_INK * 1.5, 2 * NOISE_SIGMAS * sd):
         raise UserError("no ink found: nothing on the image stands out from the paper")
-    weak = ink > max(cut / 2, NOISE_SIGMAS * sd, MIN_INK / 2)
-    lab, n = ndi.label(weak, structure=np.ones((3, 3)))
+    low = max(cut / 2, 0.75 * NOISE_SIGMAS * sd, MIN_INK / 2)
+    lab, n = ndi.label(ink > low, structure=np.ones((3, 3)))
     keep = np.zeros(n + 1, bool)
     keep[np.unique(lab[strong])] = True
     keep[0] = False
-    return keep[lab], cut / 2
+    return keep[lab], low
 
 
 # ---- digits ----------------------------------------------------------------------------
@@ -277,6 +338,79 @@ def _same_digit(a: np.ndarray, b: np.ndarray) -> bool:
     gap = max(a[1], b[1]) - min(a[3], b[3])
     taller = max(a[3] - a[1], b[3] - b[1])
     return overlap >= MERGE_OVERLAP * narrower and gap <= MERGE_GAP * taller
+
+
+def skew(groups: list[list[int]], boxes: np.ndarray) -> float:
+    """Degrees to turn the page so that a slanted line of digits runs level (0 if it does).
+
+    A straight line fitted through the digits' centres; only for three digits or more
+    that lie close to that line, so that a short number's uneven heights do not count.
+    """
+    if len(groups) < SKEW_MIN_DIGITS:
+        return 0.0
+    box = np.array([[*boxes[g, :2].min(0), *boxes[g, 2:].max(0)] for g in groups], float)
+    x, y = (box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2
+    slope, icpt = np.polyfit(x, y, 1)
+    angle = float(np.degrees(np.arctan(slope)))
+    residual = np.sqrt(np.mean((y - (slope * x + icpt)) ** 2))
+    if abs(angle) < SKEW_MIN or residual > SKEW_FIT * np.median(box[:, 3] - box[:, 1]):
+        return 0.0
+    return angle
+
+
+def split_touching(region: np.ndarray, depth: int = 3) -> list[np.ndarray]:
+    """One digit's pixels, or two digits written so close that they touch, left to right.
+
+    No digit has two loops side by side, so two such holes mean two digits: they are cut
+    along the writing's slant, through the point between the holes, where that line
+    crosses the ink once at most (a 0 with a stroke inside it crosses its own ring twice).
+    """
+    if depth == 0:
+        return [region]
+    holes = ndi.binary_fill_holes(region) & ~region
+    lab, n = ndi.label(holes)
+    if n < 2:
+        return [region]
+    areas = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    big = np.flatnonzero(areas >= MIN_HOLE * (region.sum() + areas.sum())) + 1
+    if len(big) < 2:
+        return [region]
+    spans = ndi.find_objects(lab)
+    centres = np.array(ndi.center_of_mass(holes, lab, big))
+    big, centres = big[np.argsort(centres[:, 1])], centres[np.argsort(centres[:, 1])]
+    ys, xs = np.nonzero(region)
+    yc, xc = ys - ys.mean(), xs - xs.mean()
+    slant = float((xc * yc).sum() / max((yc * yc).sum(), 1))  # dx per dy of the strokes
+    width = max(2, round(stroke_width(region)))
+    for (a, b), (ca, cb) in zip(zip(big, big[1:]), zip(centres, centres[1:])):
+        sa, sb = spans[a - 1], spans[b - 1]
+        y_overlap = min(sa[0].stop, sb[0].stop) - max(sa[0].start, sb[0].start)
+        x_overlap = min(sa[1].stop, sb[1].stop) - max(sa[1].start, sb[1].start)
+        shorter = min(sa[0].stop - sa[0].start, sb[0].stop - sb[0].start)
+        if y_overlap < 0.5 * shorter or x_overlap > 0:
+            continue  # above one another (an 8), or not apart
+        ym, xm = (ca + cb) / 2
+        rows = np.arange(region.shape[0])
+        cut = np.round(xm + slant * (rows - ym)).astype(int)
+        inside = (cut >= 0) & (cut < region.shape[1])
+        on = np.zeros(len(rows), bool)
+        on[inside] = region[rows[inside], cut[inside]]
+        on = ndi.binary_closing(np.pad(on, width), np.ones(width))[width:-width]  # one stroke
+        if np.count_nonzero(on[1:] & ~on[:-1]) + on[0] > 1:
+            continue
+        right = np.zeros_like(region)
+        keep = xs - (xm + slant * (ys - ym)) >= 0
+        right[ys[keep], xs[keep]] = True
+        left = region & ~right
+        return [p for half in (left, right) for p in split_touching(_no_specks(half), depth - 1)]
+    return [region]
+
+
+def _no_specks(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    areas[0] = 0
+    return (areas >= SPECK * areas.max())[lab]
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -337,24 +471,34 @@ def _crop(mask: np.ndarray) -> np.ndarray:
 
 def page(source) -> Page:
     """Every step for one photo (path or array); `UserError` when it holds no ink."""
-    gray = working_copy(load_gray(source))
+    gray = find_sheet(working_copy(load_gray(source)))
     ink, dark = find_ink(gray)
     mask, low = threshold(ink)
+    coverage = np.clip(ink / (2 * low), 0, 1) * ndi.binary_dilation(mask)
     lab, boxes, areas = components(mask)
     groups = group_digits(boxes, areas)
+    angle = skew(groups, boxes)
+    if angle:  # a line written at a slant: level it, then find the digits again
+        coverage = ndi.rotate(coverage, angle, reshape=True, order=1, mode="constant")
+        mask = coverage > 0.5
+        lab, boxes, areas = components(mask)
+        groups = group_digits(boxes, areas)
     if not groups:
         raise UserError("no ink found: nothing on the image looks like a digit")
-    coverage = np.clip(ink / (2 * low), 0, 1)
-    out = Page(gray=gray, ink=ink, mask=mask, dark_ink=dark, threshold=low)
+    out = Page(gray=gray, ink=ink, mask=mask, dark_ink=dark, threshold=low, angle=angle)
+    padded = np.pad(coverage, 1)  # a 1-pixel margin round every digit, even at the border
     inputs = []
     for ids in groups:
         x0, y0 = boxes[ids, :2].min(0)
         x1, y1 = boxes[ids, 2:].max(0)
-        y0m, x0m = max(0, y0 - 1), max(0, x0 - 1)
-        sl = (slice(y0m, y1 + 1), slice(x0m, x1 + 1))
-        region = ndi.binary_dilation(np.isin(lab[sl], np.asarray(ids) + 1))
-        inputs.append(to_mnist(coverage[sl] * region))
-        out.boxes.append((int(x0), int(y0), int(x1), int(y1)))
+        for part in split_touching(np.isin(lab[y0:y1, x0:x1], np.asarray(ids) + 1)):
+            rows, cols = np.flatnonzero(part.any(1)), np.flatnonzero(part.any(0))
+            py, px = y0 + rows[0], x0 + cols[0]
+            part = np.pad(part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], 1)
+            crop = padded[py:py + part.shape[0], px:px + part.shape[1]]
+            inputs.append(to_mnist(crop * ndi.binary_dilation(part)))
+            out.boxes.append((int(px), int(py), int(px + part.shape[1] - 2),
+                              int(py + part.shape[0] - 2)))
     out.inputs = np.stack(inputs)
     return out
 
