@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,13 +60,7 @@ def bench_net(name: str, layers: list, batch: int, device: torch.device, seconds
 
     def step(i):
         idx = torch.arange(i * batch, (i + 1) * batch, device=device) % len(X)
-        xb = tables.to_unit(X[idx])
-        if conv:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(net(xb), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        nets.train_step(net, opt, X[idx], y[idx], conv)
 
     net.train()
     for i in range(3):

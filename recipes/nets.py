@@ -227,6 +227,20 @@ def accuracy(net, X: torch.Tensor, y: torch.Tensor, device) -> float:
     return (predict_logits(net, X, device).argmax(1) == y.to(device)).float().mean().item()
 
 
+def train_step(net, opt, xb_uint8, yb, conv: bool, augment=None, gen=None) -> torch.Tensor:
+    """One SGD step on a uint8 batch: scaled (and distorted) on its device, channels-last for convs."""
+    xb = tables.to_unit(xb_uint8)
+    if augment is not None:
+        xb = augment(xb, gen)
+    if conv:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    loss = F.cross_entropy(net(xb), yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def rbm_pretrain(net: nn.Sequential, X: torch.Tensor, cfg: dict, device, name: str) -> None:
     """Greedy layer-wise RBM pretraining (CD-k) of the leading sigmoid dense layers.
 
@@ -333,15 +347,7 @@ class NetClassifier(Model):
                        leave=False, disable=None, file=sys.stderr)
             for i in bar:
                 idx = perm[i:i + bs]
-                xb = tables.to_unit(Xt[idx])
-                if augment is not None:
-                    xb = augment(xb, gen)
-                if conv:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                loss = F.cross_entropy(net(xb), yt[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                loss = train_step(net, opt, Xt[idx], yt[idx], conv, augment, gen)
                 sched.step()
                 loss_sum += loss.detach() * len(idx)
                 if bar.n % 50 == 0 and not bar.disable:  # .item() syncs: only when shown
