@@ -79,7 +79,8 @@ def check(cfg, default_seed: int = 0, where: str = "expand") -> dict:
     affine = distort.check_affine(cfg.get("affine"), f"{where}.affine")
     return {"copies": copies, "seed": seed, "transforms": [t for t in TRANSFORMS if t in names],
             "elastic": elastic if "elastic" in names else None,
-            "affine": affine if "affine" in names else None}
+            "affine": affine if "affine" in names else None,
+            "params": {"elastic": elastic, "affine": affine}}  # for the figure, used or not
 
 
 def transform(X: np.ndarray, copy: int, plan: dict, gen: torch.Generator) -> np.ndarray:
@@ -126,19 +127,19 @@ def draw(X: np.ndarray, plan: dict, seed: int | None = None) -> np.ndarray:
     gen = torch.Generator().manual_seed(plan["seed"] if seed is None else seed)
     examples = np.asarray(X[:EXAMPLES])
     blocks = []  # (label, [EXAMPLES, 1 + COLUMNS, 28, 28] uint8)
-    for name in plan["transforms"]:
+    # every transform is drawn, listed or not, so a person can see what each would do
+    for name in TRANSFORMS:
         one = {**plan, "transforms": [name],
-               "elastic": plan["elastic"] if name == "elastic" else None,
-               "affine": plan["affine"] if name == "affine" else None}
+               "elastic": plan["params"]["elastic"] if name == "elastic" else None,
+               "affine": plan["params"]["affine"] if name == "affine" else None}
         copies = [transform(examples, c, one, gen)
                   for c in range(1, (len(SHIFTS) if name == "shift" else COLUMNS) + 1)]
-        blocks.append((_label(name, plan), np.stack([examples, *copies], 1)))
+        used = "\n(in expand.transforms)" if name in plan["transforms"] else "\n(not in expand.transforms)"
+        blocks.append((_label(name, one) + used, np.stack([examples, *copies], 1)))
     if len(plan["transforms"]) > 1:
         copies = [transform(examples, c, plan, gen) for c in range(1, COLUMNS + 1)]
         blocks.append(("+".join(plan["transforms"]) + "\n(one copy draws all)",
                        np.stack([examples, *copies], 1)))
-    if not blocks:
-        blocks.append(("no transforms listed", examples[:, None]))
 
     side = 28 * ZOOM + GAP
     rows = sum(len(b) for _, b in blocks)
