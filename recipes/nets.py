@@ -380,7 +380,8 @@ class NetClassifier(Model):
         self.history_ = state["history"]
         self.best_epoch_ = state["best_epoch"]
         self.fit_info_ = {"device": str(device), "best_epoch": state["best_epoch"],
-                          "epochs": cfg["epochs"], "best_val_acc": round(state["best_val"], 4)}
+                          "epochs": cfg["epochs"],
+                          "best_val_acc": round(state["best_val"], 4) if Xv is not None else None}
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -442,14 +443,18 @@ def _log(live, row: dict) -> None:
     if live is None:
         return
     for key in ("train_loss", "val_acc", "best_test_acc", "images_per_s"):
-        if row[key] is not None:
+        if row[key] is not None and not math.isnan(row[key]):  # no val_acc without validation
             live.log_metric(key, row[key])
     live.next_step()
 
 
 def _report(name: str, row: dict, epochs: int, state: dict) -> None:
     test = state["best_test"]
-    test_msg = f", test {test:.2%} at best-val epoch {state['best_epoch']}" if test is not None else ""
+    if math.isnan(row["val_acc"]):  # nothing held out: every epoch is the one kept so far
+        val, test_msg = "no validation", f", test {test:.2%}" if test is not None else ""
+    else:
+        val = f"val {row['val_acc']:.2%}"
+        test_msg = f", test {test:.2%} at best-val epoch {state['best_epoch']}" if test is not None else ""
     print(f"{name}: epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}, "
-          f"val {row['val_acc']:.2%}{test_msg}; {row['seconds']:.1f} s, "
+          f"{val}{test_msg}; {row['seconds']:.1f} s, "
           f"{row['images_per_s']:,.0f} images/s", file=sys.stderr, flush=True)
