@@ -24,7 +24,7 @@ from recipes.errors import UserError
 N_CLASSES = 10
 META = "model.json"
 # keys of a model entry that the pipeline reads, not the estimator
-PIPELINE_KEYS = {"kind", "seed", "epochs", "device", "data", "train_on_val", "reference"}
+PIPELINE_KEYS = {"kind", "seed", "epochs", "device", "threads", "data", "train_on_val", "reference"}
 
 
 def open_live(live_dir):

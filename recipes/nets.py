@@ -165,7 +165,7 @@ def pick_device(name: str = "auto") -> torch.device:
 DEFAULTS = {
     "optimizer": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
     "schedule": "constant", "step_size": 10, "gamma": 0.1, "batch_size": 64,
-    "epochs": 10, "seed": 0, "device": "auto", "pretrain": None, "augment": None,
+    "epochs": 10, "seed": 0, "device": "auto", "threads": 0, "pretrain": None, "augment": None,
 }
 
 
@@ -208,6 +208,10 @@ def _check_training(cfg: dict, name: str) -> None:
             raise UserError(f"models.{name}.{src}: must be a whole number >= 1, got {v!r}")
     if not isinstance(cfg["lr"], (int, float)) or cfg["lr"] <= 0:
         raise UserError(f"models.{name}.lr: must be a number > 0, got {cfg['lr']!r}")
+    t = cfg["threads"]
+    if not isinstance(t, int) or isinstance(t, bool) or t < 0:
+        raise UserError(f"models.{name}.threads (or the top-level threads): must be a whole number "
+                        f">= 0 (0: torch's default), got {t!r}")
 
 
 @torch.no_grad()
@@ -295,8 +299,20 @@ class NetClassifier(Model):
         _check_training(cfg, self.name)
         return cfg
 
-    def fit(self, X, y, X_val=None, y_val=None, *, test=None, live_dir=None, checkpoint=None):
+    def fit(self, X, y, X_val=None, y_val=None, **monitor):
         cfg = self._cfg()
+        if not cfg["threads"]:
+            return self._fit(cfg, X, y, X_val, y_val, **monitor)
+        # CPU convolutions sum in an order that depends on the thread count: pinning it is
+        # what makes the same seed give the same figures on another machine
+        previous = torch.get_num_threads()
+        torch.set_num_threads(cfg["threads"])
+        try:
+            return self._fit(cfg, X, y, X_val, y_val, **monitor)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit(self, cfg, X, y, X_val, y_val, *, test=None, live_dir=None, checkpoint=None):
         device = pick_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
         net = build(self.params.get("layers"), self.name).to(device)

@@ -1,6 +1,6 @@
 """params.yaml, the one place for every knob, and the rules that merge its levels.
 
-Top-level `seed`, `epochs` and `device` are the defaults that a model entry under `models:`
+Top-level `seed`, `epochs`, `device` and `threads` are the defaults that a model entry under `models:`
 may pin for itself (`dvc exp run -S epochs=40` reaches every entry that does not).
 """
 
@@ -13,7 +13,7 @@ import yaml
 
 from recipes.errors import UserError
 
-INHERITED = ("seed", "epochs", "device")
+INHERITED = ("seed", "epochs", "device", "threads")
 
 
 def load(path: str | os.PathLike = "params.yaml") -> dict:
@@ -38,7 +38,7 @@ def section(params: dict, key: str) -> dict:
 
 
 def model_entry(params: dict, name: str) -> dict:
-    """The entry `models.<name>` with the top-level seed/epochs/device filled in where unset."""
+    """The entry `models.<name>` with the top-level seed/epochs/device/threads filled in where unset."""
     models = params.get("models") or {}
     if name not in models:
         known = ", ".join(sorted(models)) or "none"

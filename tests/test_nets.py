@@ -83,7 +83,8 @@ def test_bad_layers_name_model_and_layer(layers, message):
 
 @pytest.mark.parametrize("key, value, message", [
     ("epochs", 0, "epochs"), ("epochs", -3, "epochs"), ("optimizer", "rmsprop", "optimizer"),
-    ("schedule", "cosine", "schedule"), ("lr", 0, "lr"),
+    ("schedule", "cosine", "schedule"), ("lr", 0, "lr"), ("threads", -1, "threads"),
+    ("threads", 1.5, "threads"),
 ])
 def test_bad_training_params(key, value, message, slice2000):
     (X, y), (Xv, yv), _ = slice2000
@@ -100,6 +101,20 @@ def test_learns_and_is_deterministic(slice2000):
     assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
     assert a.history_ == [dict(r, seconds=r2["seconds"], images_per_s=r2["images_per_s"])
                           for r, r2 in zip(b.history_, a.history_)]
+
+
+def test_threads_are_pinned_while_training_only(slice2000, monkeypatch):
+    (X, y), (Xv, yv), _ = slice2000
+    seen, step = [], nets.train_step
+    def spy(*args, **kw):
+        seen.append(torch.get_num_threads())
+        return step(*args, **kw)
+    monkeypatch.setattr(nets, "train_step", spy)
+    before = torch.get_num_threads()
+    pinned = 2 if before == 1 else 1  # another count than the process's
+    models.create("t", small(epochs=1, threads=pinned)).fit(X, y, Xv, yv)
+    assert set(seen) == {pinned}
+    assert torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize("schedule", ["step", "exponential", "onecycle"])
