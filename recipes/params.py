@@ -1,7 +1,7 @@
 """params.yaml, the one place for every knob, and the rules that merge its levels.
 
-Top-level `seed`, `epochs`, `device` and `threads` are the defaults that a model entry under `models:`
-may pin for itself (`dvc exp run -S epochs=40` reaches every entry that does not).
+Top-level `seed`, `epochs`, `device` and `threads` are the defaults that a model entry under
+`models:` may pin for itself (`dvc exp run -S epochs=40` reaches every entry that does not).
 """
 
 from __future__ import annotations
