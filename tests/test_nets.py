@@ -31,6 +31,14 @@ def test_named_configurations_build(name):
     assert out.shape == (3, 10)
 
 
+@pytest.mark.parametrize("name", list(NET_ENTRIES))
+def test_named_configurations_pin_their_thread_count(name):
+    # the sums of a CPU net depend on the thread count: the README's figures hold on a machine
+    # with another number of cores only if the entry pins the count they were trained with
+    threads = NET_ENTRIES[name].get("threads")
+    assert isinstance(threads, int) and threads >= 1, threads
+
+
 def test_known_parameter_counts():
     count = lambda n: nets.count_params(nets.build(NET_ENTRIES[n]["layers"], n))
     # LeNet (20, 50 filters of 5x5, dense 500): 520 + 25,050 + 400,500 + 5,010
