@@ -118,3 +118,12 @@ def test_experiments(repo):
     assert diff["reports/logistic/metrics.json"]["accuracy"]["diff"] != 0
     shown = dvc(repo, "exp", "show", "--json")
     assert "split.seed" in shown or '"seed": 1' in shown
+
+
+def test_experiment_with_other_models(repo):
+    # the README's command for training other configurations: report.compare's pairs name
+    # models such a run leaves out, so the command empties it
+    out = dvc(repo, "exp", "run", "-S", "train.models=[tiny]", "-S", "report.compare=[]")
+    assert "Running stage 'leaderboard'" in out
+    board = json.loads((repo / "reports/leaderboard.json").read_text())
+    assert [r["model"] for r in board["models"]] == ["tiny"]
