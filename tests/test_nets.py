@@ -48,6 +48,9 @@ def test_known_parameter_counts():
     # network3: ConvPool(20) + ConvPool(40) + FC100: 520 + 20,040 + 64,100 + 1,010
     assert count("network3_2conv") == 85_670
     assert count("mlp_512x2") == 669_706  # Keras mnist_mlp's summary
+    # Simard's 5 maps of 13x13 and 50 of 5x5 (5x5 kernels at stride 2), 100 hidden, plus the
+    # batch normalisation's scale and shift per map: 130 + 10 + 6,300 + 100 + 125,100 + 1,010
+    assert count("cnn_elastic") == 132_650
 
 
 def test_every_layer_and_nonlinearity():
