@@ -25,7 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recipes import idx, nets, parse, tables  # noqa: E402
+from recipes import idx, nets, tables  # noqa: E402
+from recipes.stages import parse  # noqa: E402
 
 MLP_800 = [{"type": "dense", "num_units": 800, "nonlinearity": "relu"},
            {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]

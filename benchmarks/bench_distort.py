@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recipes import distort, expand, idx, tables
+from recipes import distort, idx, tables
+from recipes.stages import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 

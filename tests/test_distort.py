@@ -9,7 +9,8 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from recipes import distort, errors, expand, idx, tables
+from recipes import distort, errors, idx, tables
+from recipes.stages import expand
 from recipes.errors import UserError
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"

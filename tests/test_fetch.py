@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from conftest import assert_one_line_error, no_tmp_files, run_module
-from recipes import fetch
+from recipes.stages import fetch
 from recipes.errors import UserError
 
 
@@ -43,7 +43,7 @@ def test_md5_mismatch_is_one_line_and_leaves_nothing(mirror, mnist_dir, tmp_path
     work = tmp_path / "repo"
     work.mkdir()
     (work / "params.yaml").write_text(f"fetch:\n  source: download\n  mirrors: ['{url}/']\n")
-    proc = run_module("recipes.fetch", cwd=work)
+    proc = run_module("recipes.stages.fetch", cwd=work)
     assert_one_line_error(proc, "train-images-idx3-ubyte.gz", "md5")
     assert not (work / "data" / "raw").exists()
     assert no_tmp_files(work)
@@ -53,7 +53,7 @@ def test_local_folder(mnist_dir, tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
     (work / "params.yaml").write_text(f"fetch:\n  source: {mnist_dir}\n")
-    proc = run_module("recipes.fetch", cwd=work, check=True)
+    proc = run_module("recipes.stages.fetch", cwd=work, check=True)
     assert sorted(p.name for p in (work / "data/raw").iterdir()) == sorted(fetch.FILES)
     assert "differs from the official file" in proc.stderr  # the shared copy's train images
 
@@ -65,7 +65,7 @@ def test_local_folder_missing_file(mnist_dir, tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
     (work / "params.yaml").write_text(f"fetch:\n  source: {src}\n")
-    proc = run_module("recipes.fetch", cwd=work)
+    proc = run_module("recipes.stages.fetch", cwd=work)
     assert_one_line_error(proc, "fetch.source", "t10k-labels-idx1-ubyte.gz", "missing")
     assert not (work / "data" / "raw").exists()
 

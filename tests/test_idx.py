@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_one_line_error, no_tmp_files, run_module
 from recipes import idx, tables
 from recipes.errors import UserError
-from recipes.parse import SETS
+from recipes.stages.parse import SETS
 
 
 def test_round_trip_gzip_and_plain(tmp_path):
@@ -98,7 +98,7 @@ def test_bad_files_one_line_and_nothing_written(case, tmp_path, mnist_dir):
     damage(raw / name)
     (tmp_path / "params.yaml").write_text("parse: {limit: 0}\n")
     out = tmp_path / "tables"
-    proc = run_module("recipes.parse", raw, out, cwd=tmp_path)
+    proc = run_module("recipes.stages.parse", raw, out, cwd=tmp_path)
     assert_one_line_error(proc, message)
     assert name in proc.stderr or "t10k" in proc.stderr
     assert not out.exists() or not any(out.glob("*.parquet"))

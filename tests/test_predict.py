@@ -14,7 +14,9 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
 from conftest import assert_one_line_error, run_module
-from recipes import models, predict, preprocess
+from recipes import models
+from recipes.handwriting import preprocess
+from recipes.handwriting import read as predict
 from recipes.errors import UserError, run
 
 SMALL_CNN = {

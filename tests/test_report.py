@@ -18,9 +18,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix
 
 from conftest import assert_one_line_error, no_tmp_files, run_module
-from recipes import gallery, report, tables
+from recipes import gallery, tables
+from recipes.stages import report
 from recipes.errors import UserError
-from recipes.evaluate import metrics, predictions_frame
+from recipes.stages.evaluate import metrics, predictions_frame
 
 N_TEST = 2000
 CAPTION = re.compile(r"true (\d)  pred (\d)\nprob (\d\.\d{3})  #(\d+)")
@@ -220,7 +221,7 @@ def test_bad_input_is_one_user_error(project, mnist):
 
 def test_main_reports_bad_input_in_one_line(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params_for(["weak", "strong"])))
-    proc = run_module("recipes.report", "compare", "weak", "nope", cwd=project)
+    proc = run_module("recipes.stages.report", "compare", "weak", "nope", cwd=project)
     assert_one_line_error(proc, "report compare: `nope` is not in train.models (weak, strong)")
-    assert_one_line_error(run_module("recipes.report", "bogus", cwd=project), "usage:")
+    assert_one_line_error(run_module("recipes.stages.report", "bogus", cwd=project), "usage:")
     assert no_tmp_files(project)

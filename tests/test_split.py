@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from recipes.errors import UserError
-from recipes.split import split_indices
+from recipes.stages.split import split_indices
 
 
 def test_stratified_and_disjoint(mnist_train):

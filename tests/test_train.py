@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from conftest import assert_one_line_error, np, run_module
-from recipes import tables, train
+from recipes import tables
+from recipes.stages import train
 from recipes.errors import UserError
 
 NET = {"kind": "net", "epochs": 2, "batch_size": 100, "optimizer": "adam", "lr": 0.003, "seed": 0,
@@ -60,6 +61,6 @@ def test_bad_data_choice(workdir, entry, message):
 def test_bad_train_on_val_is_one_line_from_the_command(workdir):
     params = {"seed": 0, "epochs": 1, "device": "cpu", "models": {"n": {**NET, "train_on_val": 1}}}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    assert_one_line_error(run_module("recipes.train", "n", cwd=workdir),
+    assert_one_line_error(run_module("recipes.stages.train", "n", cwd=workdir),
                           "models.n.train_on_val", "true or false")
     assert not (workdir / "models/n").exists()
