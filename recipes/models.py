@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import joblib
 import numpy as np
 
-from recipes import tables
+from recipes import paths, tables
 from recipes.errors import UserError
 
 N_CLASSES = 10
@@ -163,6 +164,27 @@ def model_class(kind, name: str = "model") -> type[Model]:
 def create(name: str, entry: dict) -> Model:
     """A fresh, unfitted model for the params.yaml entry `models.<name>`."""
     return model_class(entry.get("kind"), name)(name=name, **entry)
+
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def trained(root: str | os.PathLike = paths.MODELS) -> list[str]:
+    """Names of the trained models under `root` (folders holding a model.json), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / META).is_file() and NAME.match(p.name))
+
+
+def load_trained(name: str, root: str | os.PathLike = paths.MODELS) -> Model:
+    """The trained model `root/<name>/`, by its plain name only: never a path."""
+    known = trained(root)
+    if not isinstance(name, str) or not NAME.match(name) or ".." in name or name not in known:
+        listed = ", ".join(known) or "none (run `dvc repro`)"
+        shown = "an empty name" if name == "" else f"{name!r}"
+        raise UserError(f"model {shown}: not a trained model (trained: {listed})")
+    return load(Path(root) / name)
 
 
 def load(path: str | os.PathLike) -> Model:
