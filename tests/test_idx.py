@@ -1,5 +1,7 @@
 import gzip
 import shutil
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from conftest import assert_one_line_error, no_tmp_files, run_module
 from recipes import idx, tables
 from recipes.errors import UserError
-from recipes.stages.parse import SETS
+from recipes.stages.parse import SETS, parse
 
 
 def test_round_trip_gzip_and_plain(tmp_path):
@@ -88,6 +90,15 @@ BAD = {
                           lambda p: _gz(p, _images_bytes(n=10000)[:-100]), "truncated payload"),
     "label above 9": ("t10k-labels-idx1-ubyte.gz",
                       lambda p: _gz(p, _labels_bytes([3] * 9999 + [12])), "label 12"),
+    "trailing bytes": ("t10k-images-idx3-ubyte.gz",
+                       lambda p: _gz(p, _images_bytes(n=10000) + b"x"), "trailing bytes"),
+    "empty file": ("t10k-images-idx3-ubyte.gz", lambda p: p.write_bytes(b""), "empty file"),
+    "zero images": ("t10k-images-idx3-ubyte.gz", lambda p: _gz(p, _images_bytes(n=0)),
+                    "no images"),
+    "zero labels": ("t10k-labels-idx1-ubyte.gz", lambda p: _gz(p, _labels_bytes([])),
+                    "no labels"),
+    "absurd header": ("t10k-images-idx3-ubyte.gz",
+                      lambda p: _gz(p, _header(2051, 2**31 - 1, 28, 28)), "more than"),
 }
 
 
@@ -108,3 +119,147 @@ def test_bad_files_one_line_and_nothing_written(case, tmp_path, mnist_dir):
 def test_read_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         idx.read_images(tmp_path / "missing.gz")
+
+
+# --- hostile inputs (issue 21): bombs, absurd headers, empty files, limits ---------------
+
+def _gzip_bomb(path, head: bytes, zeros_mib: int, crc: bool = True) -> None:
+    """gzip of `head` + `zeros_mib` MiB of zeros, written streaming in ~1 KiB per MiB.
+
+    A full flush resets deflate's window, so every MiB of zeros compresses to the same
+    block: it is compressed once and repeated. `crc=False` leaves the trailer's CRC zero
+    (summing GBs of zeros is slow), for bombs a reader must refuse long before the trailer.
+    """
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: gzip framing written by hand
+    zeros = bytes(1 << 20)
+    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    first = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH)
+    crc32 = zlib.crc32(head)
+    with open(path, "wb") as f:
+        f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + first)
+        for _ in range(zeros_mib):
+            f.write(block)
+            crc32 = zlib.crc32(zeros, crc32) if crc else 0
+        size = (len(head) + (zeros_mib << 20)) % 2**32
+        f.write(c.flush() + crc32.to_bytes(4, "little") + size.to_bytes(4, "little"))
+
+
+def _header(magic, *dims):
+    return magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+
+
+BOMBS = {
+    # header promises MNIST's 60,000 images, then 256 MiB more zeros than that
+    "valid header": (_header(2051, 60000, 28, 28), 256 + 45, True, {}, "trailing bytes"),
+    "wrong magic": (_header(0x12345678, 60000, 28, 28), 256, True, {}, "magic"),
+    # 3.06 GB promised and present (the issue's bomb): refused by the 1 GiB bound, limit or not
+    "3 GB promised": (_header(2051, 3_900_000, 28, 28), 2916, False, {"limit": 6000},
+                      "more than the 1 GiB limit"),
+}
+
+
+@pytest.mark.parametrize("case", list(BOMBS))
+def test_gzip_bomb_refused_with_bounded_memory(case, tmp_path):
+    """A small .gz inflating to hundreds of MB (or GB): one line naming the file, and memory
+    bounded by what the header promises (47 MB for 60,000 images), not by the bomb."""
+    head, zeros_mib, crc, kwargs, message = BOMBS[case]
+    bomb = tmp_path / "bomb-idx3-ubyte.gz"
+    _gzip_bomb(bomb, head, zeros_mib, crc)
+    assert bomb.stat().st_size < 4 << 20
+    tracemalloc.start()  # numpy's arrays and zlib's output are traced, not only Python objects
+    try:
+        with pytest.raises(UserError) as e:
+            idx.read_images(bomb, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(e.value).startswith(f"{bomb}: ") and message in str(e.value), e.value
+    assert "\n" not in str(e.value)
+    assert peak < 200 << 20, f"peak {peak >> 20} MiB"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_absurd_dimensions_refused(gz, tmp_path):
+    """2^31 x 2^31 x 4 wraps round to 0 in int64 and matched a 16-byte file; Python ints don't."""
+    data = _header(0x0803, 2**31, 2**31, 4)
+    path = tmp_path / ("huge.gz" if gz else "huge")
+    (_gz(path, data) if gz else path.write_bytes(data))
+    with pytest.raises(UserError, match=r"huge(\.gz)?: .*promises \d+"):
+        idx.read(path)
+    with pytest.raises(UserError, match="promises"):
+        idx.parse(data, "huge")
+
+
+def test_images_beyond_what_the_gzip_can_hold(tmp_path):
+    """A header promising 2^31-1 images is refused before anything is allocated or inflated."""
+    path = tmp_path / "many-idx3-ubyte.gz"
+    _gz(path, _header(2051, 2**31 - 1, 28, 28) + bytes(784))
+    with pytest.raises(UserError, match="many-idx3-ubyte.gz: header .* more than"):
+        idx.read_images(path, limit=10)
+
+
+def test_truncated_gzip_beyond_limit_is_not_inflated(tmp_path, mnist_dir):
+    """With a limit only the kept images are inflated: a file cut off later still gives them."""
+    real = mnist_dir / "t10k-images-idx3-ubyte.gz"
+    cut = tmp_path / "cut-idx3-ubyte.gz"
+    cut.write_bytes(real.read_bytes()[:100_000])
+    first = idx.read_images(cut, limit=20)
+    assert np.array_equal(first, idx.read_images(real)[:20])
+    with pytest.raises(UserError, match="cut-idx3-ubyte.gz: corrupt or truncated gzip"):
+        idx.read_images(cut)
+
+
+def test_limit_on_real_files(mnist_dir):
+    images, labels = idx.read_pair(mnist_dir / "t10k-images-idx3-ubyte.gz",
+                                   mnist_dir / "t10k-labels-idx1-ubyte.gz", limit=300)
+    assert images.shape == (300, 28, 28) and labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    # a limit beyond the file keeps it whole, and 0 means all, as parse.limit does
+    assert len(idx.read_labels(mnist_dir / "t10k-labels-idx1-ubyte.gz", limit=10**6)) == 10000
+    assert len(idx.read_labels(mnist_dir / "t10k-labels-idx1-ubyte.gz", limit=0)) == 10000
+
+
+def test_count_mismatch_found_in_headers_even_with_limit(tmp_path):
+    _gz(tmp_path / "i.gz", _images_bytes(n=5))
+    _gz(tmp_path / "l.gz", _labels_bytes([1] * 4))
+    with pytest.raises(UserError, match="5 images but .*l.gz has 4 labels"):
+        idx.read_pair(tmp_path / "i.gz", tmp_path / "l.gz", limit=2)
+
+
+def test_stage_parse_limit_reads_only_the_kept_images(tmp_path, mnist_dir):
+    """parse(raw, out, limit): truncated files are fine as long as the kept part is whole."""
+    raw = _raw_dir(tmp_path, mnist_dir)
+    for images, _ in SETS.values():
+        (raw / images).write_bytes((raw / images).read_bytes()[:200_000])
+    counts = parse(raw, tmp_path / "tables", 100)
+    assert counts == {"train": 100, "test": 100}
+    X, y = tables.read(tmp_path / "tables" / "test.parquet")
+    assert X.shape == (100, 784) and y[:3].tolist() == [7, 2, 1]
+
+
+def test_trailing_and_gzip_framing(tmp_path):
+    """Trailing bytes inside the gzip, garbage after it, several members and zero padding."""
+    data = _images_bytes(n=2)
+    _gz(tmp_path / "t.gz", data + b"\x00")
+    with pytest.raises(UserError, match="t.gz: trailing bytes"):
+        idx.read_images(tmp_path / "t.gz")
+    (tmp_path / "g.gz").write_bytes(gzip.compress(data) + b"junk")
+    with pytest.raises(UserError, match="g.gz: corrupt gzip"):
+        idx.read_images(tmp_path / "g.gz")
+    members = gzip.compress(data[:100]) + gzip.compress(data[100:])
+    (tmp_path / "m.gz").write_bytes(members + bytes(3))
+    assert idx.read_images(tmp_path / "m.gz").shape == (2, 28, 28)
+    bad_crc = bytearray(gzip.compress(data))
+    bad_crc[-8] ^= 1
+    (tmp_path / "c.gz").write_bytes(bad_crc)
+    with pytest.raises(UserError, match="c.gz: corrupt or truncated gzip"):
+        idx.read_images(tmp_path / "c.gz")
+
+
+def test_round_trip_wide_dtypes_through_small_chunks(tmp_path, monkeypatch):
+    """Inflating a few bytes at a time (zlib holding output back) gives the same array."""
+    monkeypatch.setattr(idx, "_OUT_CHUNK", 7)
+    monkeypatch.setattr(idx, "_IN_CHUNK", 3)
+    arr = np.linspace(-1, 1, 2 * 3 * 5).reshape(2, 3, 5)
+    idx.write(tmp_path / "f.gz", arr)
+    got = idx.read(tmp_path / "f.gz")
+    assert got.dtype == np.float64 and np.array_equal(got, arr)

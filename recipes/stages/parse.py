@@ -21,13 +21,13 @@ SETS = {
 
 
 def parse(raw: Path, out: Path, limit: int = 0) -> dict[str, int]:
-    """Read and check all four files first, then write both tables: all or nothing."""
+    """Read and check all four files first, then write both tables: all or nothing.
+
+    `limit` > 0 keeps the first `limit` images of each file and inflates no more of it.
+    """
     loaded = {}
     for name, (images, labels) in SETS.items():
-        X, y = idx.read_pair(raw / images, raw / labels)
-        if limit:
-            X, y = X[:limit], y[:limit]
-        loaded[name] = (X, y)
+        loaded[name] = idx.read_pair(raw / images, raw / labels, limit=limit)
     for name, (X, y) in loaded.items():
         tables.write(out / f"{name}.parquet", X, y)
     return {name: len(y) for name, (_, y) in loaded.items()}
