@@ -87,3 +87,32 @@ def to_unit(x):
     if isinstance(x, np.ndarray):
         return x.astype(np.float32) * np.float32(1 / 255)
     return x.float().mul_(1 / 255)
+
+
+def check(X, y=None):
+    """X as uint8 pixels [N, 784] (and y as digits uint8 [N]): what every model takes.
+
+    Accepts [N, 784] or [N, 28, 28] of any integer or float dtype holding whole numbers in
+    0..255, as a tabular tool hands them over; refuses anything else with a ValueError rather
+    than guessing (floats in [0, 1] would otherwise be read as near-black images).
+    """
+    X = np.asarray(X)
+    if X.ndim == 3 and X.shape[1:] == (28, 28):
+        X = X.reshape(len(X), N_PIXELS)
+    if X.ndim != 2 or X.shape[1] != N_PIXELS:
+        raise ValueError(f"expected pixels of shape [N, {N_PIXELS}] or [N, 28, 28], got {X.shape}")
+    if X.dtype != np.uint8:
+        if not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+            raise ValueError(f"expected numeric pixels, got dtype {X.dtype}")
+        if X.size and (X.min() < 0 or X.max() > 255 or not np.array_equal(X, np.round(X))):
+            raise ValueError("expected pixels as whole numbers 0..255 (uint8, as the tables "
+                             f"hold them), got values in [{X.min():g}, {X.max():g}]")
+        X = X.astype(np.uint8)
+    if y is None:
+        return X
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"expected one label per image ({len(X)}), got shape {y.shape}")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9):
+        raise ValueError("expected labels that are digits 0..9")
+    return X, y.astype(np.uint8)

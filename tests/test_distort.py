@@ -9,21 +9,14 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from recipes import distort, errors, idx, tables
+from recipes import distort, errors, idx, paths, tables
 from recipes.stages import expand
 from recipes.errors import UserError
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
 @pytest.fixture(scope="module")
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 10,000 test digits as uint8 rows [N, 784] and labels."""
-    images = MNIST / "t10k-images-idx3-ubyte.gz"
-    if not images.exists():
-        pytest.skip(f"no MNIST at {MNIST}")
-    X, y = idx.read_pair(images, MNIST / "t10k-labels-idx1-ubyte.gz")
-    return X.reshape(len(X), -1), y
+def digits(mnist_test) -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 test digits as uint8 rows [N, 784] and labels ($MNIST_DIR, as every test)."""
+    return mnist_test
 
 
 def unit(X: np.ndarray) -> torch.Tensor:
@@ -171,18 +164,19 @@ def test_bad_expand_params_name_the_param(cfg, message):
 
 
 def _project(tmp_path: Path, digits, expand_section: str) -> None:
-    (tmp_path / "params.yaml").write_text(f"seed: 1\nexpand:\n{expand_section}")
-    tables.write(tmp_path / expand.SRC, digits[0][:40], digits[1][:40])
+    (tmp_path / "params.yaml").write_text(
+        f"seed: 1\ntrain: {{models: [m]}}\nmodels: {{m: {{kind: logistic}}}}\nexpand:\n{expand_section}")
+    tables.write(tmp_path / paths.TRAIN_SPLIT, digits[0][:40], digits[1][:40])
 
 
 def test_stage_runs_and_bad_params_exit_1_leaving_nothing(digits, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _project(tmp_path, digits, "  copies: 2\n  transforms: [elastic, shift]\n")
     errors.run(expand.main)
-    assert len(tables.read(expand.DST)[1]) == 120 and expand.FIGURE.exists()
+    assert len(tables.read(paths.EXPANDED)[1]) == 120 and paths.EXPAND_FIGURE.exists()
     assert "= 120 rows" in capsys.readouterr().err
 
-    for path in (expand.DST, expand.FIGURE):
+    for path in (paths.EXPANDED, paths.EXPAND_FIGURE):
         path.unlink()
     _project(tmp_path, digits,
              "  copies: 2\n  transforms: [elastic]\n  elastic: {alpha: 34, sigma: 0}\n")
@@ -190,9 +184,9 @@ def test_stage_runs_and_bad_params_exit_1_leaving_nothing(digits, tmp_path, monk
         errors.run(expand.main)
     assert exit_.value.code == 1
     err = capsys.readouterr().err
-    assert err == "error: expand.elastic.sigma: must be a number > 0, got 0\n"
-    assert not expand.DST.exists() and not expand.FIGURE.exists()
-    assert sorted(p.name for p in expand.DST.parent.iterdir()) == ["train_split.parquet"]
+    assert err == "error: params.yaml: expand.elastic.sigma: input should be greater than 0, got 0\n"
+    assert not paths.EXPANDED.exists() and not paths.EXPAND_FIGURE.exists()
+    assert sorted(p.name for p in paths.EXPANDED.parent.iterdir()) == ["train_split.parquet"]
 
 
 def test_training_with_augment_runs_end_to_end(digits, tmp_path):
@@ -200,15 +194,14 @@ def test_training_with_augment_runs_end_to_end(digits, tmp_path):
     X, y = digits[0][:256], digits[1][:256]
     layers = [{"type": "dense", "num_units": 32},
               {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]
-    net = NetClassifier(name="tiny", layers=layers,
+    net = NetClassifier(layers=layers,
                         optimizer="adam", lr=0.003, batch_size=64, epochs=2, device="cpu",
                         augment={"elastic": {"alpha": 34, "sigma": 4}, "affine": {"degrees": 10}})
-    net.fit(X, y, X[:128], y[:128], live_dir=tmp_path / "live")
+    net.fit(X, y, X[:128], y[:128])
     assert len(net.history_) == 2 and net.history_[-1]["train_loss"] < net.history_[0]["train_loss"]
-    bad = NetClassifier(name="tiny", layers=layers, epochs=1, device="cpu",
-                        augment={"elastic": {"sigma": -1}})
-    with pytest.raises(UserError, match=r"^models\.tiny\.augment\.elastic\.sigma: "):
-        bad.fit(X, y, live_dir=tmp_path / "live2")
+    bad = NetClassifier(layers=layers, epochs=1, device="cpu", augment={"elastic": {"sigma": -1}})
+    with pytest.raises(UserError, match=r"^NetClassifier: augment\.elastic\.sigma: "):
+        bad.fit(X, y)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -7,6 +7,8 @@ import yaml
 
 from conftest import ROOT
 from recipes import models, nets
+from recipes.nets import layers as L
+from recipes.nets import training
 from recipes.errors import UserError
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -61,7 +63,7 @@ def test_every_layer_and_nonlinearity():
               {"type": "pool", "pool_size": 2, "mode": "max"},
               {"type": "dropout", "p": 0.2},
               {"type": "dense", "num_units": 20, "nonlinearity": "linear"},
-              {"type": "batch_norm"},
+              {"type": "batchnorm"},
               {"type": "dense", "num_units": 20, "nonlinearity": "relu"},
               {"type": "dropout", "p": 0.5}, OUT]
     net = nets.build(layers, "all")
@@ -73,34 +75,37 @@ def test_every_layer_and_nonlinearity():
 
 
 @pytest.mark.parametrize("layers, message", [
-    ([{"type": "convv", "num_filters": 3, "filter_size": 3}, OUT], "layer 1 (convv): unknown layer type"),
-    ([{"type": "dense", "num_units": 5, "nonlinearity": "swish"}, OUT], "unknown nonlinearity 'swish'"),
-    ([{"type": "conv", "num_filters": 3, "filter_size": 30}, OUT], "does not fit the 28x28 input"),
+    ([{"type": "convv", "num_filters": 3, "filter_size": 3}, OUT],
+     "layers[0].type: unknown layer type 'convv' (known: conv, pool, dense, dropout, batchnorm) (did you mean conv?)"),
+    ([{"type": "dense", "num_units": 5, "nonlinearity": "swish"}, OUT], "layers[0].nonlinearity: input should be"),
+    ([{"type": "conv", "num_filters": 3, "filter_size": 30}, OUT], "layers[0] (conv): a 30x30 filter does not fit the 28x28 input"),
     ([{"type": "dense", "num_units": 5}, {"type": "conv", "num_filters": 3, "filter_size": 3}, OUT],
-     "layer 2 (conv): a conv layer cannot follow a dense layer"),
-    ([{"type": "dropout", "p": 1.0}, OUT], "p must be in [0, 1)"),
-    ([{"type": "dropout", "p": -0.1}, OUT], "p must be in [0, 1)"),
+     "layers[1] (conv): a conv layer cannot follow a dense layer"),
+    ([{"type": "dropout", "p": 1.0}, OUT], "layers[0].p: input should be less than 1"),
+    ([{"type": "dropout", "p": -0.1}, OUT], "layers[0].p: input should be greater than or equal to 0"),
     ([{"type": "dense", "num_units": 5, "nonlinearity": "softmax"}, OUT], "only for the output layer"),
     ([{"type": "dense", "num_units": 5}], "the output layer must be"),
-    ([{"type": "dense", "num_unit": 5}, OUT], "unknown key num_unit"),
-    ([{"type": "pool", "pool_size": 2}] * 5 + [OUT], "layer 5 (pool): a 2x2 pool does not fit the 1x1"),
+    ([{"type": "dense", "num_unit": 5}, OUT], "layers[0].num_unit: unknown key (did you mean num_units?)"),
+    ([{"type": "pool", "pool_size": 2}] * 5 + [OUT], "layers[4] (pool): a 2x2 pool does not fit the 1x1"),
 ])
 def test_bad_layers_name_model_and_layer(layers, message):
     with pytest.raises(UserError) as e:
-        nets.build(layers, "mine")
-    assert "models.mine" in str(e.value) and message in str(e.value)
+        nets.build(layers, "models.mine")
+    assert str(e.value).startswith("models.mine: ") and message in str(e.value)
     assert "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("key, value, message", [
     ("epochs", 0, "epochs"), ("epochs", -3, "epochs"), ("optimizer", "rmsprop", "optimizer"),
     ("schedule", "cosine", "schedule"), ("lr", 0, "lr"), ("threads", -1, "threads"),
-    ("threads", 1.5, "threads"),
+    ("threads", 1.5, "threads"), ("momentum", "high", "momentum"), ("weight_decay", -1, "weight_decay"),
 ])
-def test_bad_training_params(key, value, message, slice2000):
-    (X, y), (Xv, yv), _ = slice2000
-    with pytest.raises(UserError, match=f"models.t.{message}"):
-        models.create("t", small(**{key: value})).fit(X[:100], y[:100], Xv, yv)
+def test_bad_training_params(key, value, message):
+    with pytest.raises(UserError, match=f"^models.t: {message}: "):
+        models.create("t", small(**{key: value}))
+    with pytest.raises(UserError, match=f"^NetClassifier: {message}: "):
+        hyper = {k: v for k, v in small(**{key: value}).items() if k != "kind"}
+        nets.NetClassifier(**hyper).fit(np.zeros((10, 784), np.uint8), np.arange(10))
 
 
 def test_learns_and_is_deterministic(slice2000):
@@ -120,7 +125,7 @@ def test_threads_are_pinned_while_training_only(slice2000, monkeypatch):
     def spy(*args, **kw):
         seen.append(torch.get_num_threads())
         return step(*args, **kw)
-    monkeypatch.setattr(nets, "train_step", spy)
+    monkeypatch.setattr(training, "train_step", spy)
     before = torch.get_num_threads()
     pinned = 2 if before == 1 else 1  # another count than the process's
     models.create("t", small(epochs=1, threads=pinned)).fit(X, y, Xv, yv)
@@ -140,41 +145,72 @@ def test_optimizers_and_schedules_train(optimizer, schedule, slice2000):
     assert (m.predict(Xt) == yt).mean() > 0.6
 
 
-def test_resume_after_interruption(slice2000, tmp_path, monkeypatch):
+def test_resume_after_interruption(slice2000, tmp_path):
     (X, y), (Xv, yv), (Xt, yt) = slice2000
     entry = small(epochs=3)
     whole = models.create("t", entry).fit(X, y, Xv, yv)
 
     ckpt = tmp_path / "last.pt"
-    report = nets._report
-    def interrupt_after_two(name, row, epochs, state):
-        report(name, row, epochs, state)
+    def interrupt_after_two(row, predict):
         if row["epoch"] == 2:
             raise KeyboardInterrupt
-    monkeypatch.setattr(nets, "_report", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
-        models.create("t", entry).fit(X, y, Xv, yv, checkpoint=ckpt)
+        models.create("t", entry).fit(X, y, Xv, yv, callbacks=[interrupt_after_two], checkpoint=ckpt)
     assert ckpt.exists()
-    monkeypatch.setattr(nets, "_report", report)
 
-    epochs_run = []
-    monkeypatch.setattr(nets, "_report", lambda n, row, e, s: epochs_run.append(row["epoch"]))
-    resumed = models.create("t", entry).fit(X, y, Xv, yv, checkpoint=ckpt, live_dir=tmp_path / "live")
-    assert epochs_run == [2, 3]  # interrupted during epoch 2: only epochs 2 and 3 run again
+    seen = []
+    resumed = models.create("t", entry).fit(
+        X, y, Xv, yv, callbacks=[lambda row, predict: seen.append((row["epoch"], predict is None))],
+        checkpoint=ckpt)
+    # interrupted during epoch 2: epoch 1 is replayed from the checkpoint, 2 and 3 run again
+    assert seen == [(1, True), (2, False), (3, False)]
     assert not ckpt.exists()
-    # the curves hold every epoch, the resumed ones and the one from before the interruption
-    assert len((tmp_path / "live/plots/metrics/val_acc.tsv").read_text().splitlines()) == 1 + 3
     assert np.array_equal(resumed.predict_proba(Xt), whole.predict_proba(Xt))
 
 
-def test_checkpoint_of_other_config_is_not_resumed(slice2000, tmp_path, monkeypatch):
+def test_checkpoint_of_other_config_is_not_resumed(slice2000, tmp_path):
     (X, y), (Xv, yv), _ = slice2000
     ckpt = tmp_path / "last.pt"
-    models.create("t", small(epochs=1)).fit(X, y, Xv, yv, checkpoint=ckpt)
+    def stop(row, predict):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        models.create("t", small(epochs=3)).fit(X, y, Xv, yv, callbacks=[stop], checkpoint=ckpt)
+    assert ckpt.exists()
     epochs_run = []
-    monkeypatch.setattr(nets, "_report", lambda n, row, e, s: epochs_run.append(row["epoch"]))
-    models.create("t", small(epochs=2)).fit(X, y, Xv, yv, checkpoint=ckpt)
+    models.create("t", small(epochs=2)).fit(X, y, Xv, yv, checkpoint=ckpt,
+                                            callbacks=[lambda row, p: epochs_run.append(row["epoch"])])
     assert epochs_run == [1, 2]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
+def test_a_damaged_checkpoint_starts_afresh(slice2000, tmp_path, capsys, damage):
+    (X, y), (Xv, yv), _ = slice2000
+    ckpt = tmp_path / "last.pt"
+    def interrupt(row, predict):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        models.create("t", small(epochs=2)).fit(X, y, Xv, yv, checkpoint=ckpt, callbacks=[interrupt])
+    data = ckpt.read_bytes()
+    ckpt.write_bytes({"truncated": data[: len(data) // 2], "random bytes": np.random.default_rng(0)
+                      .bytes(5000), "empty": b""}[damage])
+    epochs_run = []
+    models.create("t", small(epochs=2)).fit(X, y, Xv, yv, checkpoint=ckpt,
+                                            callbacks=[lambda row, p: epochs_run.append(row["epoch"])])
+    assert epochs_run == [1, 2]
+    assert "is unreadable or not a plain checkpoint" in capsys.readouterr().err
+
+
+def test_summary_table_counts_and_receptive_fields():
+    rows, warnings = L.summary(NET_ENTRIES["lenet"]["layers"])
+    assert [r["type"] for r in rows] == ["conv", "pool", "conv", "pool", "dense", "dropout", "dense"]
+    assert [r["output"] for r in rows][:4] == [[20, 24, 24], [20, 12, 12], [50, 8, 8], [50, 4, 4]]
+    assert sum(r["params"] for r in rows) == 431_080
+    assert [r["receptive_field"] for r in rows][:4] == [5, 6, 14, 16] and warnings == []
+    # network3's single ConvPool: the features entering its dense layer see 6x6 of 28x28
+    _, warnings = L.summary(NET_ENTRIES["network3_1conv"]["layers"])
+    assert len(warnings) == 1 and "6x6 of the 28x28" in warnings[0]
 
 
 def test_rbm_pretraining_runs_and_changes_weights(slice2000):

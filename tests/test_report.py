@@ -18,10 +18,11 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix
 
 from conftest import assert_one_line_error, no_tmp_files, run_module
-from recipes import gallery, tables
-from recipes.stages import report
+from recipes import config, gallery, paths, tables
 from recipes.errors import UserError
-from recipes.stages.evaluate import metrics, predictions_frame
+from recipes.predictions import frame as predictions_frame
+from recipes.stages import compare, leaderboard, report
+from recipes.stages.evaluate import metrics
 
 N_TEST = 2000
 CAPTION = re.compile(r"true (\d)  pred (\d)\nprob (\d\.\d{3})  #(\d+)")
@@ -47,24 +48,24 @@ def mnist(mnist_train, mnist_test):
             "weak": weak, "strong": strong}
 
 
-def params_for(names, compare=()):
+def params_for(names, pairs=()):
     return {"train": {"models": list(names)},
             "models": {n: {"kind": "random_forest",
                            "reference": {"accuracy": 0.9 + i / 100, "source": f"paper {i}"}}
                        for i, n in enumerate(names)},
-            "report": {"tiles": 120, "compare": [list(p) for p in compare]}}
+            "report": {"tiles": 120, "compare": [list(p) for p in pairs]}}
 
 
 @pytest.fixture()
 def project(tmp_path, mnist):
     """A directory laid out as the evaluate stage leaves it, for models weak and strong."""
-    tables.write(tmp_path / report.TEST, mnist["X"], mnist["y"])
+    tables.write(tmp_path / paths.TEST, mnist["X"], mnist["y"])
     for name in ("weak", "strong"):
         pred, m = mnist[name]
-        (tmp_path / report.PREDICTIONS).mkdir(parents=True, exist_ok=True)
-        pred.to_parquet(tmp_path / report.PREDICTIONS / f"{name}.parquet", index=False)
-        (tmp_path / report.REPORTS / name).mkdir(parents=True)
-        (tmp_path / report.REPORTS / name / "metrics.json").write_text(json.dumps(m))
+        (tmp_path / paths.PREDICTIONS).mkdir(parents=True, exist_ok=True)
+        pred.to_parquet(tmp_path / paths.predictions(name), index=False)
+        (tmp_path / paths.reports(name)).mkdir(parents=True)
+        (tmp_path / paths.metrics(name)).write_text(json.dumps(m))
     return tmp_path
 
 
@@ -147,28 +148,31 @@ def test_confusion_counts_are_the_predictions(tmp_path, mnist):
 
 def test_compare_with_itself_fixes_and_breaks_nothing(mnist):
     pred, _ = mnist["weak"]
-    cmp = report.compare(pred, pred)
+    cmp = compare.compare(pred, pred)
     assert len(cmp["fixed"]) == len(cmp["broken"]) == 0
     assert len(cmp["both_wrong"]) == int((pred["label"] != pred["pred"]).sum())
 
 
 def test_compare_counts_fixed_and_broken(mnist):
     weak, strong = mnist["weak"][0], mnist["strong"][0]
-    cmp = report.compare(weak, strong)
+    cmp = compare.compare(weak, strong)
     right_w = weak["label"] == weak["pred"]
     right_s = strong["label"] == strong["pred"]
     assert set(cmp["fixed"]["index"]) == set(weak["index"][~right_w & right_s])
     assert set(cmp["broken"]["index"]) == set(weak["index"][right_w & ~right_s])
-    back = report.compare(strong, weak)
+    back = compare.compare(strong, weak)
     assert set(back["fixed"]["index"]) == set(cmp["broken"]["index"])
-    everything_right = report.compare(weak, perfect(weak))
+    everything_right = compare.compare(weak, perfect(weak))
     assert len(everything_right["fixed"]) == int((~right_w).sum())
     assert len(everything_right["broken"]) == 0
 
 
 def test_stage_outputs_match_metrics_and_params(project, mnist):
-    params = params_for(["weak", "strong"], compare=[("weak", "strong")])
-    rows = report.report_all(params, project)
+    params = params_for(["weak", "strong"], pairs=[("weak", "strong")])
+    for name in ("weak", "strong"):
+        report.report_model(name, 120, project)
+    summary = compare.report_compare("weak", "strong", 120, project)
+    rows = leaderboard.report_leaderboard(config.validate(params, config.Params), project)
 
     metrics_files = {n: json.loads((project / "reports" / n / "metrics.json").read_text())
                      for n in ("weak", "strong")}
@@ -191,37 +195,41 @@ def test_stage_outputs_match_metrics_and_params(project, mnist):
                              f"{r['error']:.2%}"]
         assert cells[6] == r["reference_source"] and cells[7] == "—"
 
-    summary = json.loads((project / "reports/compare_weak_vs_strong.json").read_text())
-    cmp = report.compare(mnist["weak"][0], mnist["strong"][0])
+    cmp = compare.compare(mnist["weak"][0], mnist["strong"][0])
     assert (summary["fixed"], summary["broken"]) == (len(cmp["fixed"]), len(cmp["broken"]))
     assert summary["fixed_index"] == list(cmp["fixed"]["index"])
     assert summary["a_errors"] == round(metrics_files["weak"]["error"] * N_TEST)
     for name in ("weak", "strong"):
         for png in ("misclassified.png", "confusion.png"):
             assert Image.open(project / "reports" / name / png).format == "PNG"
-    assert Image.open(project / "reports/compare_weak_vs_strong.png").format == "PNG"
+    assert Image.open(project / "reports/compare/weak_vs_strong.png").format == "PNG"
     assert no_tmp_files(project)
 
 
 def test_bad_input_is_one_user_error(project, mnist):
-    with pytest.raises(UserError, match=r"report.compare: `nope` is not in train.models"):
-        report.report_params(params_for(["weak"], compare=[("weak", "nope")]))
-    with pytest.raises(UserError, match="each entry must be a pair"):
-        report.report_params({**params_for(["weak"]), "report": {"compare": ["weak vs weak"]}})
     with pytest.raises(UserError, match=r"ghost.parquet: no such file"):
-        report.report_model("ghost", params_for(["weak", "ghost"]), project)
+        report.report_model("ghost", 120, project)
     short = mnist["strong"][0].head(10)
     with pytest.raises(UserError, match="not on the same test rows"):
-        report.compare(mnist["weak"][0], short, ("weak", "short"))
+        compare.compare(mnist["weak"][0], short, ("weak", "short"))
     (project / "reports/weak/metrics.json").write_text(json.dumps({**mnist["weak"][1],
                                                                    "accuracy": 0.5}))
     with pytest.raises(UserError, match="re-run evaluate@weak"):
-        report.report_model("weak", params_for(["weak"]), project)
+        report.report_model("weak", 120, project)
+
+
+def test_compare_skips_pairs_outside_train_models(capsys):
+    params = config.validate(params_for(["weak", "strong"], pairs=[("weak", "nope"), ("weak", "strong")]),
+                             config.Params)
+    assert compare.pairs_to_draw(params) == [("weak", "strong")]
+    assert "report.compare [weak, nope] skipped: nope not in train.models" in capsys.readouterr().err
 
 
 def test_main_reports_bad_input_in_one_line(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params_for(["weak", "strong"])))
-    proc = run_module("recipes.stages.report", "compare", "weak", "nope", cwd=project)
-    assert_one_line_error(proc, "report compare: `nope` is not in train.models (weak, strong)")
-    assert_one_line_error(run_module("recipes.stages.report", "bogus", cwd=project), "usage:")
+    assert_one_line_error(run_module("recipes.stages.report", "bogus", "x", cwd=project), "usage:")
+    assert_one_line_error(run_module("recipes.stages.report", "ghost", cwd=project), "ghost.parquet")
+    (project / "params.yaml").write_text(yaml.safe_dump({**params_for(["weak"]), "report": {"tilez": 3}}))
+    assert_one_line_error(run_module("recipes.stages.leaderboard", cwd=project),
+                          "report.tilez: unknown key (did you mean tiles?)")
     assert no_tmp_files(project)

@@ -1,9 +1,10 @@
 """Stage evaluate: one trained model on the test set.
 
-    python -m recipes.evaluate NAME
+    python -m recipes.stages.evaluate NAME
 
 Writes reports/<name>/metrics.json (accuracy, error, per-digit precision/recall/F1/support,
-training seconds, prediction images/s, parameter count, and the context that explains them),
+training seconds, prediction images/s, parameter count, and what the figures depend on:
+seed, threads, device, the CPU and its vector extension, library versions),
 reports/<name>/confusion.csv (actual, predicted) for DVC's confusion plot, and
 data/predictions/<name>.parquet (index, label, pred, prob_0..prob_9) for the reports.
 """
@@ -14,13 +15,12 @@ import json
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
-from recipes import models, tables
+from recipes import models, paths, predictions, tables
 from recipes.atomic import atomic_path, write_text
 from recipes.errors import UserError, run
 
@@ -42,53 +42,53 @@ def versions() -> dict:
     return out
 
 
-def predictions_frame(y: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame({"index": np.arange(len(y), dtype=np.int32), "label": y.astype(np.uint8),
-                       "pred": proba.argmax(1).astype(np.uint8)})
-    for d in range(proba.shape[1]):
-        df[f"prob_{d}"] = proba[:, d]
-    return df
-
-
-def evaluate(model_dir: Path, test_table: Path, reports: Path, predictions: Path) -> dict:
+def evaluate(name: str, root=paths.Path(".")) -> dict:
+    model_dir = root / paths.model_dir(name)
     model = models.load(model_dir)
-    X, y = tables.read(test_table)
+    X, y = tables.read(root / paths.TEST)
     model.predict_proba(X[:256])  # warm-up, so the timing below is the steady rate
     t0 = time.perf_counter()
     proba = model.predict_proba(X)
     seconds = time.perf_counter() - t0
     pred = proba.argmax(1)
-    train_info = json.loads((model_dir / "train.json").read_text())
+    try:
+        train_info = json.loads((model_dir / "train.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as e:
+        raise UserError(f"{model_dir / 'train.json'}: missing or not JSON ({type(e).__name__}); "
+                        f"re-run `dvc repro train@{name}`") from None
+    hyper = model.get_params()
     out = metrics(y, pred)
     out.update(
-        train_seconds=train_info["train_seconds"],
+        train_seconds=train_info.get("train_seconds"),
         predict_images_per_s=round(len(y) / seconds),
-        n_params=model.n_params,
+        n_params=model.n_params_,
         test_images=int(len(y)),
         kind=model.kind,
+        seed=hyper.get("seed"),
+        threads=hyper.get("threads"),
         device=train_info.get("device", "cpu"),
+        cpu=train_info.get("cpu"),
+        cpu_capability=train_info.get("cpu_capability"),
         versions=versions(),
     )
-    for key in ("best_epoch", "epochs"):
+    for key in ("best_epoch", "epochs", "best_val_acc", "train_images"):
         if key in train_info:
             out[key] = train_info[key]
-    reports.mkdir(parents=True, exist_ok=True)
-    write_text(reports / "metrics.json", json.dumps(out, indent=2) + "\n")
+    write_text(root / paths.metrics(name), json.dumps(out, indent=2) + "\n")
     conf = pd.DataFrame({"actual": y, "predicted": pred})
-    with atomic_path(reports / "confusion.csv") as tmp:
+    with atomic_path(root / paths.reports(name) / "confusion.csv") as tmp:
         conf.to_csv(tmp, index=False)
-    with atomic_path(predictions) as tmp:
-        predictions_frame(y, proba).to_parquet(tmp, index=False)
+    with atomic_path(root / paths.predictions(name)) as tmp:
+        predictions.frame(y, proba).to_parquet(tmp, index=False)
     return out
 
 
 def main() -> None:
     if len(sys.argv) != 2:
-        raise UserError("usage: python -m recipes.evaluate NAME")
-    name = sys.argv[1]
-    out = evaluate(Path("models") / name, Path("data/tables/test.parquet"),
-                   Path("reports") / name, Path("data/predictions") / f"{name}.parquet")
-    print(f"evaluate: {name} test accuracy {out['accuracy']:.2%}", file=sys.stderr)
+        raise UserError("usage: python -m recipes.stages.evaluate NAME")
+    out = evaluate(sys.argv[1])
+    note = "" if out["test_images"] == 10000 else f" (on {out['test_images']:,} test images: parse.limit)"
+    print(f"evaluate: {sys.argv[1]} test accuracy {out['accuracy']:.2%}{note}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -32,13 +32,10 @@ import numpy as np
 import torch
 
 from recipes import distort, tables
-from recipes import params as P
+from recipes import config, paths
 from recipes.atomic import atomic_path
 from recipes.errors import UserError, run
 
-SRC = Path("data/tables/train_split.parquet")
-DST = Path("data/tables/train_expanded.parquet")
-FIGURE = Path("reports/expand/distortions.png")
 TRANSFORMS = ("elastic", "affine", "shift")
 KEYS = {"copies", "seed", "transforms", "elastic", "affine"}
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx): down, up, right, left, as expand_mnist
@@ -176,10 +173,10 @@ def _label(name: str, plan: dict) -> str:
 
 
 def main() -> None:
-    params = P.load()
-    plan = check(P.section(params, "expand"), params.get("seed", 0))
-    X, y = tables.read(SRC)
-    rows = expand(X, y, plan, DST, FIGURE)
+    # the schema has checked every key and type; `check` adds what it cannot say in types
+    plan = check(config.load().expand.model_dump())
+    X, y = tables.read(paths.TRAIN_SPLIT)
+    rows = expand(X, y, plan, paths.EXPANDED, paths.EXPAND_FIGURE)
     print(f"expand: {len(y)} images + {plan['copies']} copies of each "
           f"({', '.join(plan['transforms']) or 'none'}) = {rows} rows", file=sys.stderr)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from recipes import params as P
+from recipes import config, paths
 from recipes.atomic import atomic_dir
 from recipes.errors import UserError, run
 
@@ -100,10 +100,10 @@ def fetch(source: str, mirrors: list[str], out: Path) -> None:
 
 
 def main() -> None:
-    cfg = P.section(P.load(), "fetch")
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data/raw")
-    source = str(cfg.get("source", "download"))
-    fetch(source, list(cfg.get("mirrors") or []), out)
+    cfg = config.load().fetch
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else paths.RAW
+    source = cfg.source
+    fetch(source, list(cfg.mirrors), out)
     print(f"fetch: {len(FILES)} files in {out} from {source}", file=sys.stderr)
 
 

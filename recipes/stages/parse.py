@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from recipes import idx, tables
-from recipes import params as P
+from recipes import config, paths
 from recipes.errors import UserError, run
 
 SETS = {
@@ -34,14 +34,12 @@ def parse(raw: Path, out: Path, limit: int = 0) -> dict[str, int]:
 
 
 def main() -> None:
-    cfg = P.load().get("parse") or {}
-    raw = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data/raw")
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("data/tables")
-    limit = cfg.get("limit", 0) or 0
-    if not isinstance(limit, int) or limit < 0:
-        raise UserError(f"parse.limit: must be a whole number >= 0 (0 = all), got {limit!r}")
+    limit = config.load().parse.limit
+    raw = Path(sys.argv[1]) if len(sys.argv) > 1 else paths.RAW
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else paths.TABLES
     counts = parse(raw, out, limit)
-    print("parse: " + ", ".join(f"{n} {c} rows" for n, c in counts.items()), file=sys.stderr)
+    note = f" (parse.limit: the first {limit} of each file)" if limit else ""
+    print("parse: " + ", ".join(f"{n} {c} rows" for n, c in counts.items()) + note, file=sys.stderr)
 
 
 if __name__ == "__main__":

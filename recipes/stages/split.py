@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from recipes import params as P
-from recipes import tables
+from recipes import config, paths, tables
 from recipes.errors import UserError, run
 
 
@@ -33,13 +32,11 @@ def split_indices(y: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, 
 
 
 def main() -> None:
-    params = P.load()
-    cfg = P.section(params, "split")
-    src = Path("data/tables/train.parquet")
-    X, y = tables.read(src)
-    train, val = split_indices(y, cfg.get("val_size"), int(cfg.get("seed", params.get("seed", 0))))
-    tables.write("data/tables/train_split.parquet", X[train], y[train])
-    tables.write("data/tables/val.parquet", X[val], y[val])
+    cfg = config.load().split
+    X, y = tables.read(paths.TRAIN)
+    train, val = split_indices(y, cfg.val_size, cfg.seed)
+    tables.write(paths.TRAIN_SPLIT, X[train], y[train])
+    tables.write(paths.VAL, X[val], y[val])
     print(f"split: {len(train)} train, {len(val)} validation rows", file=sys.stderr)
 
 

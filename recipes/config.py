@@ -1,0 +1,377 @@
+"""params.yaml, validated whole before any stage works, and each model's resolved entry.
+
+The schema below is the one description of every knob: its type, range and default. A
+misspelt key anywhere (`learning_rate`, `momentun`, `parse.limt`, a layer's `num_filter`) is
+one line naming it with a did-you-mean suggestion, and so is a wrong type or range
+(`split.seed: x`, `parse.limit: true`): pydantic's strict mode takes no bool for an int and
+no string for a number.
+
+Top-level `seed`, `epochs`, `device` and `threads` are defaults that an entry under `models:`
+may pin for itself; `resolve(params, name)` merges them into the entry, without its
+`reference`, which is what `train@<name>` depends on (see recipes/stages/resolve.py).
+
+    >>> params = config.load()                  # UserError (one line) on any mistake
+    >>> config.resolve(params, "lenet")         # {"kind": "net", "params": {...}, ...}
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from recipes.errors import UserError
+
+INHERITED = ("seed", "epochs", "device", "threads")
+
+PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# ---- the net's vocabulary: layers (Lasagne's words), pretraining, distortions ----------
+
+Nonlinearity = Literal["sigmoid", "tanh", "relu", "linear", "softmax"]
+
+
+class Conv(Strict):
+    type: Literal["conv"]
+    num_filters: PosInt
+    filter_size: PosInt
+    stride: PosInt = 1
+    pad: Union[NonNegInt, Literal["valid", "same", "full"]] = 0
+    nonlinearity: Nonlinearity = "relu"
+
+
+class Pool(Strict):
+    type: Literal["pool"]
+    pool_size: PosInt = 2
+    stride: PosInt | None = None   # default: the pool size
+    mode: Literal["max", "avg"] = "max"
+
+
+class Dense(Strict):
+    type: Literal["dense"]
+    num_units: PosInt
+    nonlinearity: Nonlinearity = "relu"
+
+
+class Dropout(Strict):
+    type: Literal["dropout"]
+    p: Annotated[float, Field(ge=0, lt=1)] = 0.5
+
+
+class Batchnorm(Strict):
+    type: Literal["batchnorm"]
+
+
+Layer = Annotated[Union[Conv, Pool, Dense, Dropout, Batchnorm], Field(discriminator="type")]
+
+
+class LayerList(Strict):
+    layers: Annotated[list[Layer], Field(min_length=1)]
+
+
+LAYERS = {"conv": Conv, "pool": Pool, "dense": Dense, "dropout": Dropout, "batchnorm": Batchnorm}
+
+
+class Pretrain(Strict):
+    """Greedy RBM pretraining (CD-k) of the leading sigmoid dense layers."""
+    epochs: PosInt = 5
+    lr: Annotated[float, Field(gt=0)] = 0.05
+    batch_size: PosInt = 64
+    k: PosInt = 1
+
+
+class Elastic(Strict):
+    alpha: Annotated[float, Field(ge=0)] = 34.0
+    sigma: Annotated[float, Field(gt=0)] = 4.0
+
+
+class Affine(Strict):
+    degrees: Annotated[float, Field(ge=0, le=180)] = 0.0
+    scale: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=2, max_length=2)] = [1.0, 1.0]
+    shear: Annotated[float, Field(ge=0, lt=90)] = 0.0
+    translate: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("scale")
+    @classmethod
+    def _ordered(cls, v):
+        if v[0] > v[1]:
+            raise ValueError(f"must be [lo, hi] with lo <= hi, got {v}")
+        return v
+
+
+class Augment(Strict):
+    elastic: Elastic | None = None
+    affine: Affine | None = None
+
+
+# ---- hyperparameters of each kind: the estimators' signatures, with types and ranges ---
+
+class LogisticParams(Strict):
+    C: Annotated[float, Field(gt=0)] = 1.0
+    max_iter: PosInt = 100
+    seed: NonNegInt = 0
+
+
+class ForestParams(Strict):
+    n_estimators: PosInt = 100
+    max_depth: PosInt | None = None
+    seed: NonNegInt = 0
+
+
+class NetParams(Strict):
+    layers: Annotated[list[Layer], Field(min_length=1)] = [
+        {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]
+    optimizer: Literal["sgd", "adam", "adadelta"] = "sgd"
+    lr: Annotated[float, Field(gt=0)] = 0.1
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    nesterov: bool = False
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    schedule: Literal["constant", "step", "exponential", "onecycle"] = "constant"
+    step_size: PosInt = 10          # epochs per step of `step`
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1   # `step` factor, or `exponential`'s per epoch
+    batch_size: PosInt = 64
+    epochs: PosInt = 10
+    seed: NonNegInt = 0
+    device: Device = "auto"
+    threads: NonNegInt = 0          # torch CPU threads while training (0: torch's default)
+    pretrain: Pretrain | None = None
+    augment: Augment | None = None
+
+
+KIND_PARAMS = {"logistic": LogisticParams, "random_forest": ForestParams, "net": NetParams}
+
+
+# ---- params.yaml ----------------------------------------------------------------------
+
+class Reference(Strict):
+    accuracy: Annotated[float, Field(ge=0, le=1)]
+    source: str
+
+
+class EntryKeys(Strict):
+    """What every entry may hold beside its hyperparameters: the pipeline's own keys."""
+    reference: Reference | None = None
+    data: Literal["train_split", "expanded"] = "train_split"
+    train_on_val: bool = False   # the final fit: the validation split joins the training data
+
+
+# An entry is its kind's hyperparameters plus the pipeline's keys; the inherited ones are
+# optional there (None: take the top-level value).
+class LogisticEntry(EntryKeys, LogisticParams):
+    kind: Literal["logistic"]
+    seed: NonNegInt | None = None
+
+
+class ForestEntry(EntryKeys, ForestParams):
+    kind: Literal["random_forest"]
+    seed: NonNegInt | None = None
+
+
+class NetEntry(EntryKeys, NetParams):
+    kind: Literal["net"]
+    seed: NonNegInt | None = None
+    epochs: PosInt | None = None
+    device: Device | None = None
+    threads: NonNegInt | None = None
+
+
+Entry = Annotated[Union[LogisticEntry, ForestEntry, NetEntry], Field(discriminator="kind")]
+ENTRIES = {"logistic": LogisticEntry, "random_forest": ForestEntry, "net": NetEntry}
+
+
+class Fetch(Strict):
+    source: str = "download"   # `download`, or a folder holding the four .gz files
+    mirrors: list[Annotated[str, Field(pattern=r"^(https?|file)://\S+$")]] = []
+
+
+class Parse(Strict):
+    limit: NonNegInt = 0
+
+
+class Split(Strict):
+    val_size: PosInt = 10000
+    seed: NonNegInt = 42
+
+
+class Expand(Strict):
+    copies: NonNegInt = 0
+    seed: NonNegInt = 42
+    transforms: list[Literal["elastic", "affine", "shift"]] = []
+    elastic: Elastic = Elastic()
+    affine: Affine = Affine()
+
+
+class Train(Strict):
+    models: Annotated[list[str], Field(min_length=1)]
+
+
+class Report(Strict):
+    tiles: PosInt = 120
+    compare: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = []
+
+
+class Params(Strict):
+    seed: NonNegInt = 42
+    epochs: PosInt = 15
+    device: Device = "auto"
+    threads: NonNegInt = 0
+    fetch: Fetch = Fetch()
+    parse: Parse = Parse()
+    split: Split = Split()
+    expand: Expand = Expand()
+    train: Train
+    report: Report = Report()
+    models: dict[str, Entry]
+
+
+SECTIONS = {"fetch": Fetch, "parse": Parse, "split": Split, "expand": Expand, "train": Train,
+            "report": Report}
+
+
+def load(path: str | os.PathLike = "params.yaml") -> Params:
+    """params.yaml, every key checked; one-line UserError naming the first bad one."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file (run from the project root)") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top level")
+    params = validate(raw, Params, str(path))
+    for name in params.train.models:
+        if name not in params.models:
+            raise UserError(f"{path}: train.models: no entry `{name}` under models"
+                            f"{_suggest(name, params.models)}")
+    return params
+
+
+def validate(data: Any, schema: type[BaseModel], where: str = "params.yaml"):
+    """`schema.model_validate(data)`, its first error as one UserError line."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        # a misspelt key is also a missing one: name the misspelling, it is the cause
+        first = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+        raise UserError(f"{where}: {describe(first, schema)}") from None
+
+
+HINTS = {  # what a pattern means, in words
+    "mirrors": "must be a URL (http://, https:// or file://)",
+    "device": "must be auto, cpu, cuda or cuda:N",
+}
+TAGS = {"kind": ENTRIES, "type": LAYERS}
+
+
+def describe(error: dict, schema: type[BaseModel]) -> str:
+    """One pydantic error as `models.lenet.layers[2].num_filter: unknown key (did you mean ...)`."""
+    where, fields = _walk(schema, error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key{_suggest(where.rsplit('.', 1)[-1], fields)}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = "kind" if "kind" in str(error.get("ctx", {})) else "type"
+        known = list(TAGS[tag])
+        got = error["input"].get(tag) if isinstance(error["input"], dict) else None
+        what = "layer type" if tag == "type" else "kind"
+        if got is None:
+            return f"{where}: missing `{tag}` (one of {', '.join(known)})"
+        return f"{where}.{tag}: unknown {what} {got!r} (known: {', '.join(known)}){_suggest(str(got), known)}"
+    got = "" if kind in ("missing", "value_error") else f", got {error.get('input')!r}"
+    if kind == "string_pattern_mismatch":
+        key = where.rsplit(".", 1)[-1].split("[")[0]
+        return f"{where}: {HINTS.get(key, error['msg'].lower())}{got}"
+    return f"{where}: {'missing (required)' if kind == 'missing' else error['msg'].lower()}{got}"
+
+
+def _walk(schema, loc) -> tuple[str, list[str]]:
+    """The dotted path of `loc` (without pydantic's union tags) and the keys allowed at its end."""
+    path, node, fields = "", schema, []
+    for step in loc:
+        if isinstance(node, dict):          # a discriminated union: pydantic puts the tag in loc
+            node = node.get(step)
+            continue
+        if isinstance(node, tuple):         # ("list" | "dict", what each item is)
+            container, node = node
+            path += f"[{step}]" if container == "list" else f".{step}"
+            continue
+        path += ("." if path else "") + str(step)
+        fields = list(node.model_fields) if _is_model(node) else []
+        node = _field_type(node.model_fields[step].annotation) if _is_model(node) and step in node.model_fields else None
+    return path, fields
+
+
+def _is_model(node) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
+
+
+def _field_type(ann):
+    """What the next element of a loc indexes into: a model, a union by tag, a container."""
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if ann is Entry:
+        return ENTRIES
+    if ann is Layer:
+        return LAYERS
+    if origin is Annotated:
+        return _field_type(args[0]) if not any(getattr(m, "discriminator", None) for m in args[1:]) \
+            else (ENTRIES if args[0] == typing.get_args(Entry)[0] else LAYERS)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _field_type(inner[0]) if len(inner) == 1 else None
+    if origin is list:
+        return ("list", _field_type(args[0]))
+    if origin is dict:
+        return ("dict", _field_type(args[1]))
+    return ann if _is_model(ann) else None
+
+
+SYNONYMS = {"learning_rate": "lr", "n_epochs": "epochs", "num_epochs": "epochs",
+            "decay": "weight_decay", "l2": "weight_decay", "batch": "batch_size"}
+
+
+def _suggest(word: str, choices) -> str:
+    choices = list(choices)
+    if SYNONYMS.get(word) in choices:
+        return f" (did you mean {SYNONYMS[word]}?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# ---- resolving an entry -----------------------------------------------------------------
+
+def entry(params: Params, name: str):
+    if name not in params.models:
+        raise UserError(f"params.yaml: no model `{name}` under models{_suggest(name, params.models)}")
+    return params.models[name]
+
+
+def resolve(params: Params, name: str) -> dict:
+    """What `train@<name>` needs: the kind, the estimator's full keyword arguments (its own
+    keys, then the top-level ones it inherits, then the estimator's defaults), and the data.
+    The `reference` is left out: editing a citation retrains nothing."""
+    e = entry(params, name)
+    own = e.model_dump(exclude={"kind", "reference", "data", "train_on_val"})
+    hyper = KIND_PARAMS[e.kind].model_fields
+    for key in INHERITED:
+        if key in hyper and own.get(key) is None:
+            own[key] = getattr(params, key)
+    if e.train_on_val and e.data != "train_split":
+        raise UserError(f"params.yaml: models.{name}.train_on_val: works with data: train_split "
+                        f"only (the expand stage expands the training split alone)")
+    return {"name": name, "kind": e.kind, "data": e.data, "train_on_val": e.train_on_val,
+            "params": {k: v for k, v in own.items() if k in hyper}}
