@@ -223,6 +223,10 @@ class Report(Strict):
     compare: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = []
 
 
+class Export(Strict):
+    onnx: list[str] = []   # models the export stage writes as exports/<name>/model.onnx
+
+
 class Params(Strict):
     seed: NonNegInt = 42
     epochs: PosInt = 15
@@ -234,6 +238,7 @@ class Params(Strict):
     expand: Expand = Expand()
     train: Train
     report: Report = Report()
+    export: Export = Export()
     models: dict[str, Entry]
 
 

@@ -68,8 +68,13 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> N
         assert n in lines[0], lines[0]
 
 
+def write_params(folder: Path, text: str) -> None:
+    """params.yaml with `text` (YAML sections) and the one model entry every file needs."""
+    (folder / "params.yaml").write_text(text + "\ntrain: {models: [m]}\nmodels: {m: {kind: logistic}}\n")
+
+
 def no_tmp_files(folder: Path) -> bool:
     return not any(p.name.endswith(".tmp") for p in folder.rglob("*"))
 
 
-__all__ = ["ROOT", "run_module", "assert_one_line_error", "no_tmp_files", "np"]
+__all__ = ["ROOT", "run_module", "assert_one_line_error", "no_tmp_files", "write_params", "np"]

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from conftest import assert_one_line_error, no_tmp_files, run_module
+from conftest import assert_one_line_error, no_tmp_files, run_module, write_params
 from recipes.stages import fetch
 from recipes.errors import UserError
 
@@ -42,7 +42,7 @@ def test_md5_mismatch_is_one_line_and_leaves_nothing(mirror, mnist_dir, tmp_path
         shutil.copy(mnist_dir / name, root / name)  # the shared train images differ from the official
     work = tmp_path / "repo"
     work.mkdir()
-    (work / "params.yaml").write_text(f"fetch:\n  source: download\n  mirrors: ['{url}/']\n")
+    write_params(work, f"fetch:\n  source: download\n  mirrors: ['{url}/']\n")
     proc = run_module("recipes.stages.fetch", cwd=work)
     assert_one_line_error(proc, "train-images-idx3-ubyte.gz", "md5")
     assert not (work / "data" / "raw").exists()
@@ -52,7 +52,7 @@ def test_md5_mismatch_is_one_line_and_leaves_nothing(mirror, mnist_dir, tmp_path
 def test_local_folder(mnist_dir, tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
-    (work / "params.yaml").write_text(f"fetch:\n  source: {mnist_dir}\n")
+    write_params(work, f"fetch:\n  source: {mnist_dir}\n")
     proc = run_module("recipes.stages.fetch", cwd=work, check=True)
     assert sorted(p.name for p in (work / "data/raw").iterdir()) == sorted(fetch.FILES)
     assert "differs from the official file" in proc.stderr  # the shared copy's train images
@@ -64,7 +64,7 @@ def test_local_folder_missing_file(mnist_dir, tmp_path):
     (src / "t10k-labels-idx1-ubyte.gz").unlink()
     work = tmp_path / "repo"
     work.mkdir()
-    (work / "params.yaml").write_text(f"fetch:\n  source: {src}\n")
+    write_params(work, f"fetch:\n  source: {src}\n")
     proc = run_module("recipes.stages.fetch", cwd=work)
     assert_one_line_error(proc, "fetch.source", "t10k-labels-idx1-ubyte.gz", "missing")
     assert not (work / "data" / "raw").exists()

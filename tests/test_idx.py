@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, no_tmp_files, run_module
+from conftest import assert_one_line_error, no_tmp_files, run_module, write_params
 from recipes import idx, tables
 from recipes.errors import UserError
 from recipes.stages.parse import SETS, parse
@@ -107,7 +107,7 @@ def test_bad_files_one_line_and_nothing_written(case, tmp_path, mnist_dir):
     name, damage, message = BAD[case]
     raw = _raw_dir(tmp_path, mnist_dir)
     damage(raw / name)
-    (tmp_path / "params.yaml").write_text("parse: {limit: 0}\n")
+    write_params(tmp_path, "parse: {limit: 0}")
     out = tmp_path / "tables"
     proc = run_module("recipes.stages.parse", raw, out, cwd=tmp_path)
     assert_one_line_error(proc, message)

@@ -99,8 +99,10 @@ def test_bad_hyperparameters_are_one_line(slice2000):
     (X, y), _, _ = slice2000
     with pytest.raises(UserError, match=r"NetClassifier: lr: input should be greater than 0"):
         NetClassifier(lr=-1).fit(X[:50], y[:50])
-    with pytest.raises(UserError, match=r"models.lr: learning_rate: unknown key \(did you mean lr\?\)"):
-        models.create("lr", {"kind": "logistic", "learning_rate": 3})
+    with pytest.raises(UserError, match=r"models.n: learning_rate: unknown key \(did you mean lr\?\)"):
+        models.create("n", {**TINY_NET, "learning_rate": 3})
+    with pytest.raises(UserError, match=r"models.lr: max_iters: unknown key \(did you mean max_iter\?\)"):
+        models.create("lr", {"kind": "logistic", "max_iters": 3})
     with pytest.raises(UserError, match=r"models.svm.kind: unknown kind 'svm'"):
         models.create("svm", {"kind": "svm"})
     with pytest.raises(ValueError, match="whole numbers 0..255"):

@@ -74,6 +74,7 @@ def repo(tmp_path_factory, mnist_dir):
     params["train"]["models"] = ["logistic", "tiny", "tiny_x"]
     params["report"]["compare"] = [["logistic", "tiny"], ["lenet", "tiny"]]
     params["models"]["logistic"]["max_iter"] = 50
+    params["export"]["onnx"] = ["tiny", "network3_2conv"]
     write_params(repo, params)
     sh(repo, "git", "init", "-q")
     dvc(repo, "init", "-q")
@@ -102,6 +103,8 @@ def test_repro_then_nothing_to_do(repo):
     assert [r["reference_accuracy"] for r in board["models"] if r["model"] == "tiny"] == [0.9]
     assert (repo / "reports/compare/logistic_vs_tiny.png").exists()
     assert [p["b"] for p in json.loads((repo / "reports/compare.json").read_text())["pairs"]] == ["tiny"]
+    assert (repo / "exports/tiny/model.onnx").exists()
+    assert "export.onnx: network3_2conv skipped: not in train.models" in out
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "first run")
 
@@ -138,6 +141,8 @@ def test_a_change_retrains_exactly_what_it_affects(repo, what, change, retrained
         assert stages - {f"resolve@{n}" for n in ("logistic", "tiny", "tiny_x")} == {"leaderboard"}
     if what == "report.tiles=60":
         assert stages == {"report@logistic", "report@tiny", "report@tiny_x", "compare"}
+    if what == "a reference":  # nothing downstream of the models either
+        assert "export" not in stages
 
 
 def test_same_params_same_metrics(repo):

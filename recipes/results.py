@@ -1,0 +1,99 @@
+"""The table of every named configuration, made from the committed metrics files.
+
+    python -m recipes.results            # writes docs/results.md (and prints it)
+    python -m recipes.results --check    # exit 1 if docs/results.md is not what it would write
+
+Each row is `reports/<name>/metrics.json` as the last `dvc repro` of that entry left it,
+beside the reference of `models.<name>` in params.yaml and the network its layers spell.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from recipes import config, paths
+from recipes.atomic import write_text
+from recipes.errors import UserError, run
+
+OUT = Path("docs/results.md")
+
+
+def network(entry) -> str:
+    """A layer list in one line: conv20(5x5)-pool-100-10."""
+    if entry.kind != "net":
+        return entry.kind.replace("_", " ")
+    parts = []
+    for s in entry.layers:
+        if s.type == "conv":
+            stride = f"/{s.stride}" if s.stride != 1 else ""
+            parts.append(f"conv{s.num_filters}({s.filter_size}x{s.filter_size}{stride})")
+        elif s.type == "dense":
+            parts.append(str(s.num_units))
+        elif s.type == "dropout":
+            parts.append(f"drop{s.p:g}")
+        elif s.type == "batchnorm":
+            parts.append("bn")
+        else:
+            parts.append(s.type.replace("_", ""))
+    extra = [f"data: {entry.data}"] if entry.data != "train_split" else []
+    if entry.augment is not None:
+        extra.append("per-batch " + "+".join(k for k in ("elastic", "affine") if getattr(entry.augment, k)))
+    if entry.pretrain is not None:
+        extra.append("RBM pretraining")
+    if entry.train_on_val:
+        extra.append("final fit on all 60,000")
+    return "-".join(parts) + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def rows(params: config.Params, root: Path = Path(".")) -> list[dict]:
+    out = []
+    for name, entry in params.models.items():
+        path = root / paths.metrics(name)
+        if not path.exists():
+            continue
+        m = json.loads(path.read_text())
+        ref = entry.reference.accuracy if entry.reference else None
+        out.append({"model": name, "network": network(entry), "accuracy": m["accuracy"],
+                    "reference": ref, "epochs": m.get("epochs"), "best_epoch": m.get("best_epoch"),
+                    "train_seconds": m.get("train_seconds"), "n_params": m.get("n_params"),
+                    "threads": m.get("threads"), "cpu": m.get("cpu")})
+    return sorted(out, key=lambda r: (-r["accuracy"], r["model"]))
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["# Every named configuration", "",
+             "Made by `python -m recipes.results` from the committed `reports/<name>/metrics.json` "
+             "(test accuracy of one seed, the entry's own; settings chosen on validation). "
+             "Training seconds are wall-clock on the machine that trained it, with the thread "
+             "count the entry pins. ✗: the reference is not reached.", "",
+             "| model | network | test accuracy | reference | vs reference | epochs (best) | training s | parameters |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        vs = "—" if r["reference"] is None else f"{100 * (r['accuracy'] - r['reference']):+.2f} pp" + (
+            " ✗" if r["accuracy"] < r["reference"] else "")
+        ref = "—" if r["reference"] is None else f"{r['reference']:.2%}"
+        epochs = "—" if r["epochs"] is None else f"{r['epochs']} ({r['best_epoch']})"
+        secs = "—" if r["train_seconds"] is None else f"{r['train_seconds']:,.0f}"
+        params = "—" if r["n_params"] is None else f"{r['n_params']:,}"
+        lines.append(f"| {r['model']} | {r['network']} | {r['accuracy']:.2%} | {ref} | {vs} "
+                     f"| {epochs} | {secs} | {params} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args not in ([], ["--check"]):
+        raise UserError("usage: python -m recipes.results [--check]")
+    text = markdown(rows(config.load()))
+    if args == ["--check"]:
+        if not OUT.exists() or OUT.read_text() != text:
+            raise UserError(f"{OUT} is stale: run `python -m recipes.results`")
+        return
+    write_text(OUT, text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    run(main)
