@@ -55,25 +55,27 @@ def entry(name: str, epochs: int | None = None) -> dict:
     return e
 
 
-def _with_strokes():
-    """recipes.nets' augmenter with the `strokes` part chained after distort's moves."""
-    from recipes import nets, distort
+def _with_strokes(strokes_cfg):
+    """recipes.distort's batch augmenter with the stroke-width variation chained after it."""
+    from recipes import distort
     from recipes.handwriting import strokes
+    if not strokes_cfg:
+        return
+    vary = strokes.augmenter(strokes_cfg, "augment.strokes")
+    moves = distort.batch_augmenter
 
-    def augmenter(cfg, name):
-        if not cfg:
-            return None
-        cfg = dict(cfg)
-        vary = strokes.augmenter(cfg.pop("strokes"), f"models.{name}.augment.strokes") \
-            if "strokes" in cfg else None
-        moves = distort.batch_augmenter(cfg, f"models.{name}.augment") if cfg else None
+    def batch_augmenter(cfg, where):
+        f = moves(cfg, where)
+        return lambda xb, gen: vary(f(xb, gen), gen)
+    distort.batch_augmenter = batch_augmenter
 
-        def augment(xb, gen):
-            if moves is not None:
-                xb = moves(xb, gen)
-            return vary(xb, gen) if vary is not None else xb
-        return augment
-    nets._augmenter = augmenter
+
+def _save(m, path: Path, name: str) -> None:
+    from recipes import models
+    if hasattr(models, "save"):
+        models.save(m, path, name)
+    else:
+        m.save(path)
 
 
 def train(name: str, epochs: int | None) -> None:
@@ -82,15 +84,16 @@ def train(name: str, epochs: int | None) -> None:
     from recipes.stages.split import split_indices
 
     torch.set_num_threads(1)
-    _with_strokes()
     mnist = ROOT.parent / "shared" / "data" / "mnist"
     X, y = idx.read_pair(mnist / "train-images-idx3-ubyte.gz", mnist / "train-labels-idx1-ubyte.gz")
     X = X.reshape(len(X), -1)
     tr, va = split_indices(y, 10000, 42)
     e = entry(name, epochs)
+    fit_entry = copy.deepcopy(e)
+    _with_strokes(fit_entry.get("augment", {}).pop("strokes", None))
     t = time.time()
-    m = models.create(name, e).fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
-    m.save(OUT / name)
+    m = models.create(name, fit_entry).fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
+    _save(m, OUT / name, name)
     info = {"name": name, "entry": e, "seconds": round(time.time() - t),
             "val_acc": float((m.predict(X[va]) == y[va]).mean())}
     (OUT / name / "candidate.json").write_text(json.dumps(info, indent=2) + "\n")

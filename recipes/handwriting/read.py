@@ -1,22 +1,31 @@
 """Read handwritten digits from photos with a trained model.
 
-    python -m recipes.predict IMAGE... [--model NAME] [--debug OUT.png]
-    python -m recipes.predict --evaluate FOLDER [--out FILE] [--model NAME]
+    python -m recipes.predict IMAGE... [--model NAME|FOLDER] [--debug OUT.png]
+    python -m recipes.predict --evaluate FOLDER [--out FILE] [--model NAME|FOLDER]
     mnist-read IMAGE...                                   # the same, as a console script
 
-Each photo goes through `recipes.preprocess` (one 28x28 MNIST-like input per digit,
-left to right) and the model `models/<NAME>/` (trained by `dvc repro train@NAME`).
-It prints the digits read and each one's probability. `--debug OUT.png` draws the steps
-for the first image: the threshold mask, the boxes found, each input and its reading.
+Each photo goes through `recipes.handwriting.preprocess` (one 28x28 MNIST-like input per
+digit, line by line) and the model `models/<NAME>/` (trained by `dvc repro train@NAME`)
+or a model folder. It prints one string per line of digits (lines separated by a space,
+top to bottom) and each digit's probability; a digit read with less than CONFIDENT is
+marked `?`. A page with no digit-like ink says "no digits found" (exit 1 for one image).
+`--debug OUT.png` draws the steps for the first image: the mask, the lines and boxes, the
+rejected components and why, each input and its reading.
+
 `--evaluate FOLDER` reads every image whose name starts with its label (`<label>_...`,
-leading zeros count) and writes JSON (default reports/handwriting.json) with one entry
-per image, plus a gallery of what it misread beside it (`<out stem>_misread.png`).
+leading zeros count; lines joined by `-`, as in `12-345_...`; `none_...` for a page with
+no digit) and writes JSON (default reports/handwriting.json): the exact-number and
+per-digit rates, the digits read below CONFIDENT, and the reliability figure, the share
+of wrong strings among those read with every digit confident; with a `manifest.json`
+(recipes.handwriting.synth) the rates per kind of page. A gallery of what it misread goes
+beside it (`<out stem>_misread.png`). Unreadable images make it exit 1, after the report.
 
 In Python:
 
-    >>> from recipes.predict import read_digits, digit_probabilities
-    >>> read_digits("photo.jpg")                  # '1717'
-    >>> digit_probabilities("photo.jpg").shape   # (4, 10)
+    >>> from recipes.predict import read_digits, read_lines, digit_probabilities
+    >>> read_digits("photo.jpg")                  # '1717' (two lines: '12 345')
+    >>> read_lines("photo.jpg")                   # ['1717']
+    >>> digit_probabilities("photo.jpg").shape   # (4, 10), in reading order
 """
 
 from __future__ import annotations
@@ -37,41 +46,70 @@ from recipes.errors import UserError, run
 DEFAULT_MODEL = "network3_2conv"  # reads real photos best of the default run (see README)
 MODELS_DIR = Path("models")
 DEFAULT_OUT = Path("reports/handwriting.json")
-LABELLED = re.compile(r"^(\d+)_")
+LABELLED = re.compile(r"^(\d+(?:-\d+)*|none)_")
+CONFIDENT = 0.9   # a digit read with less is reported unsure (chosen on the dev pages, see docs)
+NO_DIGITS = ("no digits found", "no ink")  # what preprocess says of a page without digits
 
 
-def load_model(model=None) -> models.Model:
-    """A model as given, or `models/<name>/` (the default name when None)."""
+def load_model(model=None):
+    """A model as given, a model folder, or `models/<name>/` (the default name when None)."""
     if model is not None and not isinstance(model, (str, Path)):
         return model
     name = DEFAULT_MODEL if model is None else str(model)
-    path = MODELS_DIR / name
+    path = Path(name) if (Path(name) / models.META).exists() else MODELS_DIR / name
     if not (path / models.META).exists():
         raise UserError(f"model {name} was never trained: run `dvc repro train@{name}` "
                         f"(no {path / models.META})")
     return models.load(path)
 
 
-def probabilities(page: preprocess.Page, model: models.Model) -> np.ndarray:
+def probabilities(page: preprocess.Page, model) -> np.ndarray:
     return np.asarray(model.predict_proba(page.X), np.float32)
 
 
+def read_page(source, model=None) -> tuple[preprocess.Page, np.ndarray]:
+    """(page, float32 [n_digits, 10]): the classifier also chooses where touching digits part."""
+    model = load_model(model)
+    page = preprocess.page(source, classify=model.predict_proba)
+    return page, probabilities(page, model)
+
+
 def digit_probabilities(source, model=None) -> np.ndarray:
-    """float32 [n_digits, 10]: each digit's probabilities, left to right."""
-    return probabilities(preprocess.page(source), load_model(model))
+    """float32 [n_digits, 10]: each digit's probabilities, in reading order."""
+    return read_page(source, model)[1]
+
+
+def read_lines(source, model=None) -> list[str]:
+    """One string per line of digits, top to bottom: leading zeros count."""
+    page, proba = read_page(source, model)
+    return lines_of(page, proba)
 
 
 def read_digits(source, model=None) -> str:
-    """The number written on a photo (path or array), as a string: leading zeros count."""
-    return as_string(digit_probabilities(source, model))
+    """The number(s) written on a photo (path or array): lines separated by a space."""
+    return " ".join(read_lines(source, model))
 
 
-def as_string(proba: np.ndarray) -> str:
-    return "".join(str(int(d)) for d in proba.argmax(1))
+def lines_of(page: preprocess.Page, proba: np.ndarray) -> list[str]:
+    digits = proba.argmax(1)
+    lines = page.lines or [list(range(len(proba)))]
+    return ["".join(str(int(digits[k])) for k in line) for line in lines]
 
 
-def describe(proba: np.ndarray) -> str:
-    return ", ".join(f"{d} {p:.2f}" for d, p in zip(proba.argmax(1), proba.max(1)))
+def as_string(proba: np.ndarray, page: preprocess.Page | None = None) -> str:
+    if page is None:
+        return "".join(str(int(d)) for d in proba.argmax(1))
+    return " ".join(lines_of(page, proba))
+
+
+def unsure(proba: np.ndarray, confident: float = CONFIDENT) -> list[int]:
+    """Indices of the digits read with less than `confident`."""
+    return [int(k) for k in np.flatnonzero(proba.max(1) < confident)]
+
+
+def describe(proba: np.ndarray, confident: float = CONFIDENT) -> str:
+    return ", ".join(f"{d} {p:.2f}" + ("?" if p < confident else "")
+                     for d, p in zip(proba.argmax(1), proba.max(1)))
 
 
 # ---- drawings ------------------------------------------------------------------------
@@ -83,25 +121,40 @@ def _pyplot():
     return plt
 
 
-def _boxes(ax, page: preprocess.Page, color="red") -> None:
+LINE_COLOURS = ["red", "deepskyblue", "lime", "magenta", "yellow", "orange"]
+
+
+def _boxes(ax, page: preprocess.Page, color=None) -> None:
     from matplotlib.patches import Rectangle
+    line_of = {k: n for n, line in enumerate(page.lines) for k in line}
     for k, (x0, y0, x1, y1) in enumerate(page.boxes):
+        c = color or LINE_COLOURS[line_of.get(k, 0) % len(LINE_COLOURS)]
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                               edgecolor=color, linewidth=1.5))
-        ax.text(x0, y0 - 2, str(k + 1), color=color, fontsize=8, va="bottom")
+                               edgecolor=c, linewidth=1.5))
+        ax.text(x0, y0 - 2, str(k + 1), color=c, fontsize=8, va="bottom")
+
+
+def _rejected(ax, page: preprocess.Page) -> None:
+    from matplotlib.patches import Rectangle
+    for k, ((x0, y0, x1, y1), why) in enumerate(page.rejected[:40]):
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                               edgecolor="orange", linewidth=1, linestyle="--"))
+        ax.text(x0, y1 + 2, chr(ord("a") + k % 26), color="orange", fontsize=7, va="top")
 
 
 def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = "") -> None:
-    """The steps for one photo: the working copy, the ink, the mask and boxes, each input."""
+    """Every step for one photo: the working copy, the ink, the mask with the lines (one
+    colour each) and the rejected components (dashed, lettered, why in the list), each input."""
     plt = _pyplot()
     n = len(page.inputs)
-    cols = max(3, n)
-    fig = plt.figure(figsize=(max(9, 1.4 * cols), 6.5))
-    grid = fig.add_gridspec(2, 3 * cols, height_ratios=[2.2, 1])
+    cols = max(4, n)
+    fig = plt.figure(figsize=(max(12, 1.4 * cols), 7.5))
+    grid = fig.add_gridspec(2, 4 * cols, height_ratios=[2.2, 1])
     steps = [(page.gray, "photo (grayscale)"),
              (page.ink, f"ink against the paper ({'dark' if page.dark_ink else 'light'} ink)"),
-             (page.mask, f"threshold mask (cut {page.threshold:.2f}), {n} digits"
-                         + (f",\nline levelled by {page.angle:.0f} degrees" if page.angle else ""))]
+             (page.mask, f"mask (cut {page.threshold:.2f}): {n} digits in {len(page.lines)} "
+                         f"line(s), digit height {page.height:.0f} px"
+                         + (f",\nlines levelled by {page.angle:.0f} degrees" if page.angle else ""))]
     for k, (img, name) in enumerate(steps):
         ax = fig.add_subplot(grid[0, k * cols:(k + 1) * cols])
         ax.imshow(img, cmap="gray")
@@ -109,12 +162,21 @@ def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = ""
         ax.axis("off")
         if k == 2:
             _boxes(ax, page)
+            _rejected(ax, page)
+    ax = fig.add_subplot(grid[0, 3 * cols:])
+    ax.axis("off")
+    why = [f"{chr(ord('a') + k % 26)}: {r}" for k, (_, r) in enumerate(page.rejected[:40])]
+    why.append(f"{page.specks} specks dropped")
+    ax.text(0, 1, "rejected\n" + "\n".join(why), fontsize=7, va="top", family="monospace")
     for k in range(n):
-        ax = fig.add_subplot(grid[1, 3 * k:3 * k + 3])
+        ax = fig.add_subplot(grid[1, 4 * k:4 * k + 4] if 4 * k + 4 <= 4 * cols else grid[1, -4:])
         ax.imshow(page.inputs[k], cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"{proba[k].argmax()} ({proba[k].max():.2f})", fontsize=9)
+        p = proba[k].max()
+        ax.set_title(f"{proba[k].argmax()} ({p:.2f}{'?' if p < CONFIDENT else ''})", fontsize=9,
+                     color="black" if p >= CONFIDENT else "red")
         ax.axis("off")
-    fig.suptitle(f"{title}: read {as_string(proba)}" if title else f"read {as_string(proba)}")
+    read = as_string(proba, page)
+    fig.suptitle(f"{title}: read {read}" if title else f"read {read}")
     _save(fig, path)
 
 
@@ -143,7 +205,8 @@ def gallery(misread: list[dict], path) -> None:
         for k, img in enumerate(page.inputs):
             row[k + 1].imshow(img, cmap="gray", vmin=0, vmax=255)
             p = np.asarray(m["probabilities"][k])
-            want = m["label"][k] if len(m["label"]) == len(page.inputs) else "?"
+            flat = m["label"].replace(" ", "")
+            want = flat[k] if len(flat) == len(page.inputs) else "?"
             color = "green" if str(p.argmax()) == want else "red"
             row[k + 1].set_title(f"{p.argmax()} {p.max():.2f}", fontsize=8, color=color)
     _save(fig, path)
@@ -160,54 +223,94 @@ def _save(fig, path) -> None:
 # ---- evaluation ------------------------------------------------------------------------
 
 def labelled_images(folder) -> list[tuple[Path, str]]:
-    """(path, label) for each file whose name starts with `<label>_`, sorted by name."""
+    """(path, label) for each file whose name starts with `<label>_`, sorted by name; the
+    label's lines joined by a space, `none` for a page without digits."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder")
-    found = [(p, LABELLED.match(p.name).group(1)) for p in sorted(folder.iterdir())
+    found = [(p, LABELLED.match(p.name).group(1).replace("-", " ")) for p in sorted(folder.iterdir())
              if LABELLED.match(p.name) and not p.is_dir()]
     if not found:
         raise UserError(f"{folder}: no image named <label>_... (e.g. 7_mine.png) to evaluate")
     return found
 
 
-def evaluate(folder, model=None, out=DEFAULT_OUT) -> dict:
+def _tags(folder: Path) -> dict:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        return {p["file"]: p["tags"] for p in manifest["pages"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
+             confident: float = CONFIDENT) -> dict:
     """Read every labelled image of `folder`; write the JSON report and misread gallery."""
+    folder = Path(folder)
     images = labelled_images(folder)
-    model = load_model(model)
+    loaded = load_model(model)
+    tags = _tags(folder)
     entries, misread = [], []
     for path, label in images:
         entry = {"file": path.name, "label": label, "read": None, "probabilities": []}
         page = None
         try:
-            page = preprocess.page(path)
-            proba = probabilities(page, model)
-            entry["read"] = as_string(proba)
+            page, proba = read_page(path, loaded)
+            entry["read"] = as_string(proba, page)
             entry["probabilities"] = np.round(proba.astype(np.float64), 4).tolist()
+            entry["unsure"] = unsure(proba, confident)
         except UserError as e:
-            entry["error"] = str(e)
-            print(f"error: {e}", file=sys.stderr)
+            msg = str(e)
+            if label == "none" and msg.startswith(NO_DIGITS):
+                entry["read"] = "none"
+            else:
+                entry["error"] = msg if msg.startswith(path.name) else f"{path.name}: {msg}"
+                if not quiet:
+                    print(f"error: {entry['error']}", file=sys.stderr)
         entry["exact"] = entry["read"] == label
+        if path.name in tags:
+            entry["tags"] = tags[path.name]
         entries.append(entry)
         if not entry["exact"]:
             misread.append({**entry, "page": page})
+    report = summary(entries)
+    out = Path(out)
+    name = str(model) if isinstance(model, (str, Path)) else getattr(model, "name", type(model).__name__)
+    report = {"folder": str(folder), "model": name,
+              "confident": confident, **report, "gallery": str(gallery_path(out)),
+              "results": entries}
+    write_text(out, json.dumps(report, indent=2) + "\n")
+    gallery(misread[:60], gallery_path(out))
+    return report
+
+
+def summary(entries: list[dict]) -> dict:
+    """Exact-number and digit rates, unsure digits, reliability, and rates per tag."""
     right = sum(e["exact"] for e in entries)
     # digits are compared place by place only where as many were found as were written
-    same_length = [e for e in entries if e["read"] is not None and len(e["read"]) == len(e["label"])]
-    digits_total = sum(len(e["label"]) for e in entries)
-    digits_right = sum(a == b for e in same_length for a, b in zip(e["read"], e["label"]))
-    out = Path(out)
-    report = {
-        "folder": str(folder), "model": getattr(model, "name", str(model)),
+    digits = [e for e in entries if e["label"] != "none"]
+    same = [e for e in digits if e["read"] is not None and len(e["read"]) == len(e["label"])]
+    digits_total = sum(len(e["label"].replace(" ", "")) for e in digits)
+    digits_right = sum(a == b for e in same for a, b in zip(e["read"], e["label"]) if a != " ")
+    sure = [e for e in entries if e["read"] not in (None, "none") and not e.get("unsure")]
+    rep = {
         "images": len(entries), "exact": right, "exact_rate": round(right / len(entries), 4),
         "digits": digits_total, "digits_right": digits_right,
-        "digit_rate": round(digits_right / digits_total, 4),
+        "digit_rate": round(digits_right / max(digits_total, 1), 4),
         "unreadable": sum("error" in e for e in entries),
-        "gallery": str(gallery_path(out)), "results": entries,
+        "unsure_digits": sum(len(e.get("unsure", [])) for e in entries),
+        "read_sure": len(sure),
+        "wrong_among_sure": sum(not e["exact"] for e in sure),
+        "wrong_rate_among_sure": round(sum(not e["exact"] for e in sure) / max(len(sure), 1), 4),
     }
-    write_text(out, json.dumps(report, indent=2) + "\n")
-    gallery(misread, gallery_path(out))
-    return report
+    by_tag: dict = {}
+    for e in entries:
+        for t in e.get("tags", []):
+            by_tag.setdefault(t, []).append(e["exact"])
+    if by_tag:
+        rep["by_tag"] = {t: {"pages": len(v), "exact_rate": round(sum(v) / len(v), 4)}
+                         for t, v in sorted(by_tag.items())}
+    return rep
 
 
 def gallery_path(out) -> Path:
@@ -222,7 +325,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="mnist-read", description="Read handwritten digits from photos with a trained model.")
     ap.add_argument("images", nargs="*", metavar="IMAGE", help="photos or scans to read")
     ap.add_argument("--model", default=DEFAULT_MODEL,
-                    help=f"a model trained into models/NAME/ (default {DEFAULT_MODEL})")
+                    help=f"a model trained into models/NAME/, or a model folder (default {DEFAULT_MODEL})")
     ap.add_argument("--debug", metavar="OUT.png", help="draw the steps for the first image")
     ap.add_argument("--evaluate", metavar="FOLDER",
                     help="read every <label>_... image of FOLDER and report how many are right")
@@ -233,6 +336,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("give at least one IMAGE, or --evaluate FOLDER")
     if args.out and not args.evaluate:
         ap.error("--out goes with --evaluate")
+    for flag, value in (("--out", args.out), ("--debug", args.debug)):
+        if value and Path(value).is_dir():
+            raise UserError(f"{flag} {value}: is a folder; give a file name in it")
     return args
 
 
@@ -242,15 +348,17 @@ def main(argv=None) -> None:
     failed = 0
     for k, image in enumerate(args.images):
         try:
-            page = preprocess.page(image)
-            proba = probabilities(page, model)
+            page, proba = read_page(image, model)
         except UserError as e:
+            msg = str(e) if str(e).startswith(str(image)) else f"{image}: {e}"
             if len(args.images) == 1 and not args.evaluate:
-                raise
-            print(f"error: {e}", file=sys.stderr)
+                raise UserError(msg) from None
+            print(f"error: {msg}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{image}: {as_string(proba)}  ({describe(proba)})")
+        doubt = unsure(proba)
+        note = f"  [{len(doubt)} unsure]" if doubt else ""
+        print(f"{image}: {as_string(proba, page)}  ({describe(proba)}){note}")
         if args.debug and k == 0:
             debug_figure(page, proba, args.debug, title=Path(image).name)
             print(f"debug drawing: {args.debug}", file=sys.stderr)
@@ -258,8 +366,13 @@ def main(argv=None) -> None:
         out = args.out or DEFAULT_OUT
         report = evaluate(args.evaluate, model, out)
         print(f"{args.evaluate}: {report['exact']}/{report['images']} read exactly "
-              f"({report['exact_rate']:.1%}), digits {report['digit_rate']:.1%}; "
-              f"report {out}, misread {report['gallery']}")
+              f"({report['exact_rate']:.1%}), digits {report['digit_rate']:.1%}, "
+              f"{report['unsure_digits']} digits unsure (< {CONFIDENT}), wrong among sure "
+              f"{report['wrong_among_sure']}/{report['read_sure']}; report {out}, "
+              f"misread {report['gallery']}")
+        if report["unreadable"]:
+            raise UserError(f"{report['unreadable']} of {report['images']} images of "
+                            f"{args.evaluate} were unreadable (see {out})")
     if failed:
         sys.exit(1)
 

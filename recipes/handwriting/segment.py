@@ -1,0 +1,511 @@
+"""Digits found on a page's ink mask: judged among themselves, grouped, lined up, split.
+
+A photo holds more than digits: a desk's edge, a phone, a shadow, ruled lines, a box.
+None of these is judged against the largest thing in the frame; every component is
+judged against the page's *typical digit* instead: the area-weighted median height of
+the components that look like strokes (thin for their size, not touching the border,
+not a long straight line). Then
+
+1. straight lines far longer than any digit stroke (ruled paper, a box, an underline)
+   are opened out of the mask, along a few slopes, so that digits touching them stand free;
+2. each component is kept or rejected with a reason: a speck, a solid blob (a stroke
+   far wider than the page's pen), a straight line, something far taller than the digits,
+   or a large thing at the border of the frame;
+3. the pieces of one digit (a 5's flag, a stroke cut by a ruled line) are merged: boxes
+   overlapping horizontally, close vertically, one of them short; a group much smaller
+   than the typical digit is a dot, not a digit;
+4. lines: groups overlapping vertically are one line; lines are read top to bottom, each
+   left to right; a page whose lines run at a slant is levelled (by the caller) first;
+5. touching digits are split: two loops side by side are two digits; a group wider than a
+   digit can be, or, with a classifier, any group whose ink has a narrow waist, is cut at
+   the waists (along the writing's slant) that the classifier reads most confidently,
+   a cut costing CUT_COST in log-probability so that a clear single digit stays whole.
+
+Everything is whole-array numpy/scipy; Python loops run over digits or candidate cuts.
+The number of components looked at is capped, so any photo is read or refused in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from recipes.errors import UserError
+from recipes.handwriting.ink import stroke_width
+
+MIN_AREA = 10        # pixels: anything smaller is dust, whatever the page
+MIN_HEIGHT = 8       # pixels: the smallest digit group read (a working copy is >= 256 px)
+MAX_COMPONENTS = 3000  # only the largest this many components are judged at all...
+MAX_DIGITS = 300     # ...and a page with more digit-like groups than this is refused
+STROKE_LIKE = 0.3    # a digit's stroke is at most this fraction of its height...
+LINE_LIKE = 2.5      # ...and it is at most this many times wider than tall
+SPECK = 0.12         # a component whose longer side is below this x typical height: a speck
+BLOB = 2.5           # a stroke this many times the page's typical stroke: a solid blob...
+HAIRLINE = 0.35      # ...this fraction of it: a hairline (a sheet's edge, a faint rule)
+TALL = 2.2           # this many times the typical height: not a digit (a box, an object)
+BORDER_BIG = 1.5     # touching the frame and this many times the typical size: clutter
+RULE_H = 1.1         # horizontal straight runs longer than this x typical height: a rule...
+RULE_V = 1.6         # ...vertical ones longer than this (a 1 is at most about 1.2)...
+RULE_BOX = 1.25      # ...or than this beside horizontal ones (a box's sides)
+FAINT = 0.4          # ink this much fainter than the digits' (a shadow's edge) is no digit
+RULE_SLOPES = np.tan(np.radians([-4, -2, 0, 2, 4]))   # a rule in perspective is not level
+MERGE_OVERLAP = 0.5  # boxes overlapping by this fraction of the narrower one...
+MERGE_GAP = 0.25     # ...no farther apart vertically than this x typical height...
+PIECE = 0.75         # ...one of them shorter than this x typical height: one digit
+MERGE_TALL = 1.5     # ...unless together taller than this x typical height
+INSIDE = 0.8         # two full strokes: one digit when one lies this much within the other's span
+SLIVER = 0.25        # a component at the frame's edge thinner than this x typical height
+SMALL_GROUP = 0.4    # a group shorter than this x typical height...
+SMALL_INK = 0.2      # ...with less ink than this x the median group's is a dot, not a digit
+LINE_OVERLAP = 0.3   # groups overlapping vertically by this x the shorter: the same line
+MIN_HOLE = 0.02      # a loop enclosing less than this fraction of a digit's area is no loop
+WIDE = 1.05          # a part wider than this x typical height is more than one digit...
+WIDE_ALONE = 1.4     # ...and, without a classifier to ask, one wider than this is cut...
+PART_ALONE = 0.35    # ...into parts at least this wide (x typical height)
+SPLIT_TRY = 0.5      # ...one wider than this is tried as two when a classifier is given
+WAIST = 1.6          # a cut crosses at most this many strokes' worth of ink
+MAX_CUTS = 6         # candidate cuts per group
+PART_MIN = 0.12      # a part narrower than this x typical height is no digit
+CUT_COST = 1.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
+WIDE_COST = 3.0      # log-probability lost by a part wider than WIDE
+
+
+@dataclass
+class Found:
+    """Digits found on a mask, in reading order, and what was rejected."""
+
+    lines: list = field(default_factory=list)     # per line, per digit: (y0, x0, part mask)
+    rejected: list = field(default_factory=list)  # ((x0, y0, x1, y1), reason)
+    height: float = 0.0                           # the typical digit's height (pixels)
+    rules: np.ndarray | None = None               # bool mask of the straight lines opened out
+    specks: int = 0                               # components dropped as specks (not listed)
+
+
+def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
+    """Per component: boxes [n, 4] (x0, y0, x1, y1), areas, stroke widths, and whether it
+    touches the photo's frame (`frame`: bool mask of the frame's edge; default the border)."""
+    if n == 0:
+        z = np.zeros(0)
+        return np.zeros((0, 4), int), z, z, z.astype(bool)
+    idx = np.arange(1, n + 1)
+    areas = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    edge = lab * ~ndi.binary_erosion(lab > 0, border_value=0)  # the boundary's pixels, labelled
+    perim = np.bincount(edge.ravel(), minlength=n + 1)[1:]
+    slices = ndi.find_objects(lab)
+    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
+    if frame is None:
+        H, W = lab.shape
+        border = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == W) | (boxes[:, 3] == H)
+    else:
+        border = np.zeros(n + 1, bool)
+        border[np.unique(lab[frame])] = True
+        border = border[1:]
+    del idx
+    return boxes, areas.astype(float), 2.0 * areas / np.maximum(perim, 1), border
+
+
+def containers(boxes: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """bool per component: its box holds another sizeable component whole (a box drawn
+    round a number); only the largest MAX_DIGITS components are looked at."""
+    out = np.zeros(len(boxes), bool)
+    big = np.argsort(-areas)[:MAX_DIGITS]
+    big = big[areas[big] >= MIN_AREA]
+    b = boxes[big]
+    h = b[:, 3] - b[:, 1]
+    inside = (b[:, None, 0] <= b[None, :, 0]) & (b[:, None, 1] <= b[None, :, 1]) \
+        & (b[:, None, 2] >= b[None, :, 2]) & (b[:, None, 3] >= b[None, :, 3]) \
+        & (h[None, :] >= 0.3 * h[:, None])
+    np.fill_diagonal(inside, False)
+    out[big] = inside.any(1)
+    return out
+
+
+def typical_height(boxes, areas, strokes, border) -> float:
+    """The area-weighted median height of the stroke-like components; 0 when there is none."""
+    h = boxes[:, 3] - boxes[:, 1]
+    w = boxes[:, 2] - boxes[:, 0]
+    ok = (areas >= MIN_AREA) & (h >= MIN_HEIGHT) & ~border & (strokes <= STROKE_LIKE * h) \
+        & (w <= LINE_LIKE * h) & ~containers(boxes, areas)
+    for _ in range(2):  # once more without what is far from the first estimate
+        if not ok.any():
+            return 0.0
+        order = np.argsort(h[ok])
+        cum = np.cumsum(areas[ok][order])
+        ref = float(h[ok][order][np.searchsorted(cum, cum[-1] / 2)])
+        ok &= (h <= TALL * ref) & (h >= 0.3 * ref)
+    return ref
+
+
+def _shear_rows(a: np.ndarray, slope: float) -> tuple[np.ndarray, tuple]:
+    """`a` with column x moved down by slope*x, so that a line of that slope is a row."""
+    H, W = a.shape
+    shift = np.round(slope * np.arange(W)).astype(int)
+    shift -= shift.min()
+    rows = np.arange(H)[:, None] + shift[None, :]
+    cols = np.broadcast_to(np.arange(W)[None, :], rows.shape)
+    out = np.zeros((H + int(shift.max()), W), a.dtype)
+    out[rows, cols] = a
+    return out, (rows, cols)
+
+
+def rules(mask: np.ndarray, height: float) -> np.ndarray:
+    """The straight lines of `mask` far longer than a digit's strokes (bool, same shape).
+
+    Horizontal ones first; where there are some (a box, ruled paper), vertical lines a
+    little taller than the digits are a box's sides, and come out too."""
+    out = np.zeros_like(mask)
+    for axis, length in ((1, RULE_H), (0, RULE_V)):
+        if axis == 0 and out.any():
+            length = RULE_BOX
+        m = mask if axis == 1 else mask.T
+        L = max(int(length * height), 15)
+        found = np.zeros_like(m)
+        for slope in RULE_SLOPES:
+            s, back = _shear_rows(m.astype(np.uint8), slope)
+            opened = ndi.maximum_filter1d(ndi.minimum_filter1d(s, L, axis=1), L, axis=1)
+            found |= opened[back].astype(bool)
+        out |= found if axis == 1 else found.T
+    return out & mask
+
+
+def judge(boxes, areas, strokes, border, ref: float) -> list:
+    """Per component: None (a digit's ink) or why it is not one."""
+    h = boxes[:, 3] - boxes[:, 1]
+    w = boxes[:, 2] - boxes[:, 0]
+    digitish = (strokes <= STROKE_LIKE * h) & (w <= LINE_LIKE * h) & (h >= 0.5 * ref)
+    pen = float(np.median(strokes[digitish])) if digitish.any() else float(np.median(strokes))
+    reasons = []
+    for k in range(len(boxes)):
+        if areas[k] < MIN_AREA or max(h[k], w[k]) < SPECK * ref:
+            reasons.append("speck")
+        elif border[k] and (h[k] > BORDER_BIG * ref or w[k] > 2 * BORDER_BIG * ref):
+            reasons.append("large object at the edge of the frame")
+        elif border[k] and min(h[k], w[k]) < SLIVER * ref:
+            reasons.append("a sliver along the edge of the frame (the sheet's edge, a shadow)")
+        elif strokes[k] > BLOB * pen and h[k] > 0.3 * ref:
+            reasons.append(f"solid blob (stroke {strokes[k]:.0f} px, the pen's {pen:.0f})")
+        elif strokes[k] < HAIRLINE * pen and max(h[k], w[k]) > 0.3 * ref:
+            reasons.append(f"a hairline (stroke {strokes[k]:.1f} px, the pen's {pen:.0f})")
+        elif h[k] > TALL * ref:
+            reasons.append(f"{h[k] / ref:.1f} times as tall as the digits")
+        elif w[k] > 3 * ref and h[k] < 0.5 * ref:
+            reasons.append("a straight line")
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def group(boxes: np.ndarray, keep: np.ndarray, ref: float) -> list[np.ndarray]:
+    """Component indices per digit: the pieces of one digit merged (vectorised pairs)."""
+    b = boxes[keep]
+    n = len(b)
+    if n == 0:
+        return []
+    x0, y0, x1, y1 = (b[:, i][:, None] for i in range(4))
+    overlap = np.minimum(x1, x1.T) - np.maximum(x0, x0.T)
+    narrower = np.minimum(x1 - x0, (x1 - x0).T)
+    gap = np.maximum(y0, y0.T) - np.minimum(y1, y1.T)
+    h = y1 - y0
+    union = np.maximum(y1, y1.T) - np.minimum(y0, y0.T)
+    piece = (overlap >= MERGE_OVERLAP * narrower) & (gap <= MERGE_GAP * ref) \
+        & (np.minimum(h, h.T) < PIECE * ref)
+    # two strokes side by side, one within the other's span: a digit drawn in two (a 0, a 4)
+    strokes = (overlap >= INSIDE * narrower) & (gap < -0.5 * np.minimum(h, h.T))
+    adj = (piece | strokes) & (union <= MERGE_TALL * ref)
+    i, j = np.nonzero(np.triu(adj, 1))
+    _, comp = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+    ids = np.flatnonzero(keep)
+    return [ids[comp == c] for c in range(comp.max() + 1)]
+
+
+def group_boxes(groups, boxes) -> np.ndarray:
+    return np.array([[*boxes[g, :2].min(0), *boxes[g, 2:].max(0)] for g in groups], int).reshape(-1, 4)
+
+
+def lines_of(gboxes: np.ndarray) -> list[list[int]]:
+    """Group indices per line (vertically overlapping groups), top to bottom, left to right."""
+    n = len(gboxes)
+    y0, y1 = gboxes[:, 1][:, None], gboxes[:, 3][:, None]
+    overlap = np.minimum(y1, y1.T) - np.maximum(y0, y0.T)
+    shorter = np.minimum(y1 - y0, (y1 - y0).T)
+    i, j = np.nonzero(np.triu(overlap >= LINE_OVERLAP * shorter, 1))
+    _, comp = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+    xc = (gboxes[:, 0] + gboxes[:, 2]) / 2
+    yc = (gboxes[:, 1] + gboxes[:, 3]) / 2
+    lines = [np.flatnonzero(comp == c) for c in range(comp.max() + 1)] if n else []
+    lines.sort(key=lambda m: float(np.median(yc[m])))
+    return [list(m[np.argsort(xc[m])]) for m in lines]
+
+
+def line_angle(lines: list[list[int]], gboxes: np.ndarray, min_digits=3, fit=0.25) -> float:
+    """Degrees the lines slope by (the digits' centres fitted per line; 0 when unsure)."""
+    angles, weights = [], []
+    for line in lines:
+        if len(line) < min_digits:
+            continue
+        b = gboxes[line].astype(float)
+        x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        slope, icpt = np.polyfit(x, y, 1)
+        resid = np.sqrt(np.mean((y - (slope * x + icpt)) ** 2))
+        if resid <= fit * np.median(b[:, 3] - b[:, 1]):
+            angles.append(np.degrees(np.arctan(slope)))
+            weights.append(len(line))
+    if not angles:
+        return 0.0
+    return float(np.average(angles, weights=weights))
+
+
+# ---- touching digits ---------------------------------------------------------------------
+
+def _no_specks(mask: np.ndarray, share: float = 0.1) -> np.ndarray:
+    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+    if n <= 1:
+        return mask
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    areas[0] = 0
+    return (areas >= share * areas.max())[lab]
+
+
+def _slant(region: np.ndarray) -> float:
+    ys, xs = np.nonzero(region)
+    yc, xc = ys - ys.mean(), xs - xs.mean()
+    return float(np.clip((xc * yc).sum() / max((yc * yc).sum(), 1), -0.6, 0.6))  # dx per dy
+
+
+def split_loops(region: np.ndarray, depth: int = 3) -> list[np.ndarray]:
+    """One digit's pixels, or two digits whose loops lie side by side, left to right.
+
+    No digit has two loops side by side, so two such holes mean two digits: they are cut
+    along the writing's slant, through the point between the holes, where that line
+    crosses the ink once at most (a 0 with a stroke inside it crosses its own ring twice).
+    """
+    if depth == 0:
+        return [region]
+    holes = ndi.binary_fill_holes(region) & ~region
+    lab, n = ndi.label(holes)
+    if n < 2:
+        return [region]
+    areas = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    big = np.flatnonzero(areas >= MIN_HOLE * (region.sum() + areas.sum())) + 1
+    if len(big) < 2:
+        return [region]
+    spans = ndi.find_objects(lab)
+    centres = np.array(ndi.center_of_mass(holes, lab, big))
+    big, centres = big[np.argsort(centres[:, 1])], centres[np.argsort(centres[:, 1])]
+    ys, xs = np.nonzero(region)
+    slant = _slant(region)
+    width = max(2, round(stroke_width(region)))
+    for (a, b), (ca, cb) in zip(zip(big, big[1:]), zip(centres, centres[1:])):
+        sa, sb = spans[a - 1], spans[b - 1]
+        y_overlap = min(sa[0].stop, sb[0].stop) - max(sa[0].start, sb[0].start)
+        x_overlap = min(sa[1].stop, sb[1].stop) - max(sa[1].start, sb[1].start)
+        shorter = min(sa[0].stop - sa[0].start, sb[0].stop - sb[0].start)
+        if y_overlap < 0.5 * shorter or x_overlap > 0:
+            continue  # above one another (an 8), or not apart
+        ym, xm = (ca + cb) / 2
+        rows = np.arange(region.shape[0])
+        cut = np.round(xm + slant * (rows - ym)).astype(int)
+        inside = (cut >= 0) & (cut < region.shape[1])
+        on = np.zeros(len(rows), bool)
+        on[inside] = region[rows[inside], cut[inside]]
+        on = ndi.binary_closing(np.pad(on, width), np.ones(width))[width:-width]  # one stroke
+        if np.count_nonzero(on[1:] & ~on[:-1]) + on[0] > 1:
+            continue
+        right = np.zeros_like(region)
+        keep = xs - (xm + slant * (ys - ym)) >= 0
+        right[ys[keep], xs[keep]] = True
+        left = region & ~right
+        return [p for half in (left, right) for p in split_loops(_no_specks(half), depth - 1)]
+    return [region]
+
+
+def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(cut positions, each pixel's slanted column, slant): where the ink is narrowest."""
+    ys, xs = np.nonzero(region)
+    slant = _slant(region)
+    u = xs - slant * (ys - ys.mean())
+    u = u - u.min()
+    col = np.floor(u).astype(int)
+    profile = ndi.uniform_filter1d(np.bincount(col).astype(float), 3)
+    width = max(stroke_width(region), 1.0)
+    lo = ndi.minimum_filter1d(profile, max(3, int(0.15 * ref)) | 1)
+    cand = np.flatnonzero((profile == lo) & (profile <= WAIST * width))
+    margin = PART_MIN * ref
+    cand = cand[(cand >= margin) & (cand <= len(profile) - margin)]
+    if len(cand) > MAX_CUTS:
+        cand = np.sort(cand[np.argsort(profile[cand], kind="stable")[:MAX_CUTS]])
+    # neighbours closer than a thin digit: keep the narrower waist
+    kept: list[int] = []
+    for c in cand:
+        if kept and c - kept[-1] < PART_MIN * ref:
+            if profile[c] < profile[kept[-1]]:
+                kept[-1] = c
+            continue
+        kept.append(int(c))
+    return np.asarray(kept, float) + 0.5, u, slant
+
+
+def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np.ndarray]:
+    """`region` cut into digits at its waists: the cuts the classifier reads best.
+
+    `read(parts) -> log-probabilities of each part's best reading`. Without a classifier
+    only a part wider than a digit can be (WIDE) is cut, at its narrowest waists, into as
+    many parts as its width asks for.
+    """
+    w = region.shape[1]
+    if w <= (SPLIT_TRY if read is not None else WIDE_ALONE) * ref:
+        return [region]
+    cuts, u, _ = waists(region, ref)
+    if not len(cuts):
+        return [region]
+    ys, xs = np.nonzero(region)
+    ends = np.r_[0.0, cuts, u.max() + 1]
+
+    def part(i, j):
+        m = np.zeros_like(region)
+        sel = (u >= ends[i]) & (u < ends[j])
+        m[ys[sel], xs[sel]] = True
+        return _no_specks(m)
+
+    n = len(ends)
+    if read is None:  # the waist nearest the middle, then each half again
+        ok = [c for c in cuts if min(c, ends[-1] - c) >= PART_ALONE * ref]
+        if not ok:
+            return [region]
+        c = min(ok, key=lambda c: abs(c - ends[-1] / 2))
+        left, right = (u < c), (u >= c)
+        halves = []
+        for sel in (left, right):
+            m = np.zeros_like(region)
+            m[ys[sel], xs[sel]] = True
+            halves.append(_crop_cols(_no_specks(m)))
+        return [p for (m, x0) in halves for p in _uncrop(split_wide(m, ref, None), x0, region.shape)]
+    spans = [(i, j) for i in range(n - 1) for j in range(i + 1, n)
+             if ends[j] - ends[i] >= PART_MIN * ref]
+    masks = {s: part(*s) for s in spans}
+    spans = [s for s in spans if masks[s].any()]
+    if not spans:
+        return [region]
+    logp = dict(zip(spans, read([masks[s] for s in spans])))
+    best = np.full(n, -np.inf)
+    best[0] = 0.0
+    back = np.zeros(n, int)
+    for j in range(1, n):
+        for i in range(j):
+            if (i, j) not in logp or best[i] == -np.inf:
+                continue
+            wide = _width(masks[(i, j)]) > WIDE * ref
+            score = best[i] + logp[(i, j)] - (CUT_COST if i else 0.0) - (WIDE_COST if wide else 0.0)
+            if score > best[j]:
+                best[j], back[j] = score, i
+    if best[-1] == -np.inf:
+        return [region]
+    idx = [n - 1]
+    while idx[-1]:
+        idx.append(back[idx[-1]])
+    idx = idx[::-1]
+    return [masks[(a, b)] for a, b in zip(idx, idx[1:])]
+
+
+def _crop_cols(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    cols = np.flatnonzero(mask.any(0))
+    return (mask[:, cols[0]:cols[-1] + 1], int(cols[0])) if len(cols) else (mask, 0)
+
+
+def _uncrop(parts: list[np.ndarray], x0: int, shape) -> list[np.ndarray]:
+    out = []
+    for p in parts:
+        m = np.zeros(shape, bool)
+        m[:, x0:x0 + p.shape[1]] = p
+        out.append(m)
+    return out
+
+
+def _width(mask: np.ndarray) -> int:
+    cols = np.flatnonzero(mask.any(0))
+    return int(cols[-1] - cols[0] + 1) if len(cols) else 0
+
+
+# ---- the whole page ------------------------------------------------------------------
+
+def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | None = None,
+         strength: np.ndarray | None = None) -> Found:
+    """The digits of an ink mask, in reading order; what was rejected and why.
+
+    `read(part masks, y0, x0) -> log-probabilities` (masks in the box whose top left is
+    (y0, x0)) lets the classifier choose the cuts between touching digits (`split_wide`).
+    `frame`: the photo's edge when the mask was turned (default: the mask's border).
+    `strength`: the ink's strength (same shape), so that faint marks are told from digits.
+    """
+    out = Found()
+    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+    boxes, areas, strokes, border = features(lab, n, frame)
+    ref = typical_height(boxes, areas, strokes, border)
+    if ref == 0:
+        return out
+    hgt, wid = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    if np.any(((wid > RULE_H * ref) | (hgt > RULE_V * ref)) & (areas >= MIN_AREA)):
+        straight = rules(mask, ref)
+        if straight.any():  # open them out and look again
+            out.rules = straight
+            mask = mask & ~straight
+            lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+            boxes, areas, strokes, border = features(lab, n, frame)
+            ref = typical_height(boxes, areas, strokes, border) or ref
+    out.height = ref
+    if n > MAX_COMPONENTS:  # the largest are judged; the rest are dust on any page
+        small = np.argsort(areas)[:n - MAX_COMPONENTS]
+        areas = areas.copy()
+        areas[small] = 0
+    reasons = judge(boxes, areas, strokes, border, ref)
+    for k in np.flatnonzero(containers(boxes, areas)):
+        if reasons[k] is None:
+            reasons[k] = "a frame round other marks (a box)"
+    if strength is not None and n:
+        tone = ndi.mean(strength, lab, np.arange(1, n + 1))
+        ok = np.array([r is None for r in reasons]) & (areas >= MIN_AREA)
+        if ok.any():
+            typical = float(np.average(tone[ok], weights=areas[ok]))
+            for k in np.flatnonzero(ok & (tone < FAINT * typical)):
+                reasons[k] = f"faint (ink {tone[k]:.2f}, the digits' {typical:.2f})"
+    keep = np.array([r is None for r in reasons], bool)
+    for k in np.flatnonzero(~keep):
+        if reasons[k] != "speck":  # specks are counted, not drawn: there may be thousands
+            out.rejected.append((tuple(int(v) for v in boxes[k]), reasons[k]))
+    out.specks = int(sum(r == "speck" for r in reasons))
+    groups = group(boxes, keep, ref)
+    if len(groups) > MAX_DIGITS:
+        raise UserError(f"{len(groups)} digit-like marks: too many for a page of numbers "
+                        "(a photo of text, print or texture?)")
+    if not groups:
+        return out
+    gboxes = group_boxes(groups, boxes)
+    gh = gboxes[:, 3] - gboxes[:, 1]
+    ink = np.array([areas[g].sum() for g in groups])
+    small = (gh < SMALL_GROUP * ref) & (ink < SMALL_INK * np.median(ink))
+    small |= gh < MIN_HEIGHT
+    for k in np.flatnonzero(small):
+        out.rejected.append((tuple(int(v) for v in gboxes[k]), "too small for a digit"))
+    groups = [g for g, s in zip(groups, small) if not s]
+    gboxes = gboxes[~small]
+    for line in lines_of(gboxes):
+        digits = []
+        for k in line:
+            x0, y0, x1, y1 = gboxes[k]
+            region = np.isin(lab[y0:y1, x0:x1], groups[k] + 1)
+            for piece in split_loops(region):
+                cut_read = None if read is None else (lambda ps, o=(y0, x0): read(ps, *o))
+                for part in split_wide(piece, ref, cut_read):
+                    rows, cols = np.flatnonzero(part.any(1)), np.flatnonzero(part.any(0))
+                    if not len(rows):
+                        continue
+                    digits.append((int(y0 + rows[0]), int(x0 + cols[0]),
+                                   part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+        if digits:
+            out.lines.append(digits)
+    return out
