@@ -28,11 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recipes.errors import UserError
 
-INHERITED = ("seed", "epochs", "device", "threads")
+INHERITED = ("seed", "epochs", "device", "threads", "precision")
 
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")]
+Precision = Literal["auto", "fp32", "bf16"]
 
 
 class Strict(BaseModel):
@@ -147,6 +148,7 @@ class NetParams(Strict):
     seed: NonNegInt = 0
     device: Device = "auto"
     threads: NonNegInt = 0          # torch CPU threads while training (0: torch's default)
+    precision: Precision = "auto"   # bf16 autocast where the hardware runs it natively
     pretrain: Pretrain | None = None
     augment: Augment | None = None
 
@@ -186,6 +188,7 @@ class NetEntry(EntryKeys, NetParams):
     epochs: PosInt | None = None
     device: Device | None = None
     threads: NonNegInt | None = None
+    precision: Precision | None = None
 
 
 Entry = Annotated[Union[LogisticEntry, ForestEntry, NetEntry], Field(discriminator="kind")]
@@ -232,6 +235,7 @@ class Params(Strict):
     epochs: PosInt = 15
     device: Device = "auto"
     threads: NonNegInt = 0
+    precision: Precision = "auto"
     fetch: Fetch = Fetch()
     parse: Parse = Parse()
     split: Split = Split()

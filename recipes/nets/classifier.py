@@ -29,7 +29,9 @@ from sklearn.utils.validation import check_is_fitted
 from recipes import config, tables
 from recipes.errors import UserError
 from recipes.nets import layers as L
-from recipes.nets import training
+from recipes.nets import inference, training
+from recipes.nets.precision import native_bf16
+from recipes.nets.precision import resolve as resolve_precision
 from recipes.nets.rbm import rbm_pretrain
 
 class NetClassifier(ClassifierMixin, BaseEstimator):
@@ -37,8 +39,8 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, layers=None, optimizer="sgd", lr=0.1, momentum=0.0, nesterov=False,
                  weight_decay=0.0, schedule="constant", step_size=10, gamma=0.1,
-                 batch_size=64, epochs=10, seed=0, device="auto", threads=0, pretrain=None,
-                 augment=None):
+                 batch_size=64, epochs=10, seed=0, device="auto", threads=0, precision="auto",
+                 pretrain=None, augment=None):
         self.layers = layers
         self.optimizer = optimizer
         self.lr = lr
@@ -53,6 +55,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.device = device
         self.threads = threads
+        self.precision = precision
         self.pretrain = pretrain
         self.augment = augment
 
@@ -80,6 +83,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, cfg, X, y, X_val, y_val, callbacks, checkpoint):
         device = training.pick_device(cfg.device)
+        precision = resolve_precision(cfg.precision, device)
         torch.manual_seed(cfg.seed)
         net = L.build(cfg.layers, type(self).__name__).to(device)
         if L.has_conv(net):
@@ -95,14 +99,15 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
 
         state = training.fit(net, cfg, X, y, X_val, y_val, device, augment, callbacks,
                              Path(checkpoint) if checkpoint else None, _fingerprint(cfg, X, y),
-                             pretrain if cfg.pretrain else None)
+                             pretrain if cfg.pretrain else None, precision)
         net.load_state_dict(state["best_weights"])
         self.net_ = net.to("cpu").to(memory_format=torch.contiguous_format).eval()
         self.classes_ = np.arange(L.N_CLASSES)
         self.n_params_ = L.count_params(self.net_)
         self.history_ = state["history"]
         self.best_epoch_ = state["best_epoch"]
-        self.fit_info_ = {"device": str(device), "best_epoch": state["best_epoch"],
+        self.precision_ = precision
+        self.fit_info_ = {"device": str(device), "precision": precision, "best_epoch": state["best_epoch"],
                           "epochs": cfg.epochs,
                           "best_val_acc": round(state["best_val"], 4) if X_val is not None else None}
         return self
@@ -111,10 +116,11 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X = tables.check(X)
         device = training.pick_device(self.device)
-        net = self.net_.to(device)
-        if L.has_conv(net):
-            net = net.to(memory_format=torch.channels_last)
-        logits = training.predict_logits(net, torch.from_numpy(X), device)
+        if getattr(self, "_prepared", (None,))[0] != device:  # prepared once per device
+            self._prepared = (device, inference.prepare(self.net_, device))
+        # a model trained in bf16 is read in bf16 where the hardware runs it natively
+        precision = "bf16" if self.precision_ == "bf16" and native_bf16(device) else "fp32"
+        logits = inference.logits(self._prepared[1], torch.from_numpy(X), device, precision)
         return F.softmax(logits, 1).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
@@ -124,7 +130,8 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
 
     def save_state(self, path: Path) -> dict:
         torch.save(self.net_.state_dict(), path / "net.pt")
-        return {"history": self.history_, "best_epoch": self.best_epoch_, "fit_info": self.fit_info_}
+        return {"history": self.history_, "best_epoch": self.best_epoch_, "fit_info": self.fit_info_,
+                "precision": self.precision_}
 
     def load_state(self, path: Path, learned: dict) -> None:
         net = L.build(self._config().layers, type(self).__name__)
@@ -136,6 +143,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = learned.get("history", [])
         self.best_epoch_ = learned.get("best_epoch")
         self.fit_info_ = learned.get("fit_info", {})
+        self.precision_ = learned.get("precision", "fp32")
 
 
 def _fingerprint(cfg: config.NetParams, X: np.ndarray, y: np.ndarray) -> str:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from recipes import tables
 from recipes.errors import UserError
 from recipes.nets.layers import INPUT_SHAPE, N_CLASSES, has_conv
+from recipes.nets.precision import autocast
 
 EVAL_BATCH = 4096
 
@@ -73,7 +74,9 @@ def make_schedule(opt, cfg, steps_per_epoch: int):
 
 
 @torch.no_grad()
-def predict_logits(net: nn.Module, X: torch.Tensor, device: torch.device) -> torch.Tensor:
+def predict_logits(net: nn.Module, X: torch.Tensor, device: torch.device,
+                   precision: str = "fp32") -> torch.Tensor:
+    """Logits of the net as it trains (validation, the epoch's test figure)."""
     net.eval()
     conv = has_conv(net)
     out = []
@@ -81,22 +84,26 @@ def predict_logits(net: nn.Module, X: torch.Tensor, device: torch.device) -> tor
         xb = tables.to_unit(xb.to(device, non_blocking=True)).view(-1, *INPUT_SHAPE)
         if conv:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        out.append(net(xb).float())
+        with autocast(device, precision):
+            out.append(net(xb).float())
     return torch.cat(out) if out else torch.empty(0, N_CLASSES, device=device)
 
 
-def accuracy(net, X: torch.Tensor, y: torch.Tensor, device) -> float:
-    return (predict_logits(net, X, device).argmax(1) == y.to(device)).float().mean().item()
+def accuracy(net, X: torch.Tensor, y: torch.Tensor, device, precision: str = "fp32") -> float:
+    return (predict_logits(net, X, device, precision).argmax(1) == y.to(device)).float().mean().item()
 
 
-def train_step(net, opt, xb_uint8, yb, conv: bool, augment=None, gen=None) -> torch.Tensor:
-    """One SGD step on a uint8 batch: scaled (and distorted) on its device, channels-last for convs."""
+def train_step(net, opt, xb_uint8, yb, conv: bool, augment=None, gen=None,
+               precision: str = "fp32") -> torch.Tensor:
+    """One SGD step on a uint8 batch: scaled (and distorted) on its device, channels-last for
+    convs, the forward pass under bf16 autocast when the precision says so."""
     xb = tables.to_unit(xb_uint8)
     if augment is not None:
         xb = augment(xb, gen)
     if conv:
         xb = xb.contiguous(memory_format=torch.channels_last)
-    loss = F.cross_entropy(net(xb), yb)
+    with autocast(xb.device, precision):
+        loss = F.cross_entropy(net(xb).float(), yb)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -105,7 +112,8 @@ def train_step(net, opt, xb_uint8, yb, conv: bool, augment=None, gen=None) -> to
 
 def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
         augment=None, callbacks: list[Callback] = (), checkpoint: Path | None = None,
-        fingerprint: str = "", before_first_epoch: Callable[[], None] | None = None) -> dict:
+        fingerprint: str = "", before_first_epoch: Callable[[], None] | None = None,
+        precision: str = "fp32") -> dict:
     """Train `net` in place for cfg.epochs; returns the state whose `best_weights` are kept.
 
     With validation data the best-validation epoch is kept, without it the last one.
@@ -139,7 +147,7 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
             cb(row, None)
 
     def predict(Xq):
-        return predict_logits(net, _tensor(Xq, torch.uint8), device).argmax(1).cpu().numpy()
+        return predict_logits(net, _tensor(Xq, torch.uint8), device, precision).argmax(1).cpu().numpy()
 
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         net.train()
@@ -150,7 +158,7 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
                    leave=False, disable=None, file=sys.stderr)
         for i in bar:
             idx = perm[i:i + bs]
-            loss = train_step(net, opt, Xt[idx], yt[idx], conv, augment, gen)
+            loss = train_step(net, opt, Xt[idx], yt[idx], conv, augment, gen, precision)
             sched.step()
             loss_sum += loss.detach() * len(idx)
             if bar.n % 50 == 0 and not bar.disable:  # .item() syncs: only when shown
@@ -158,7 +166,7 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
         bar.close()
         seconds = time.perf_counter() - t0
         train_loss = loss_sum.item() / n  # the one sync point of the epoch
-        val_acc = accuracy(net, Xv, yv, device) if held_out else None
+        val_acc = accuracy(net, Xv, yv, device, precision) if held_out else None
         best = not held_out or val_acc > state["best_val"]
         if best:
             state.update(best_val=val_acc if held_out else -1.0, best_epoch=epoch,

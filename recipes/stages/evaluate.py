@@ -67,6 +67,7 @@ def evaluate(name: str, root=paths.Path(".")) -> dict:
         seed=hyper.get("seed"),
         threads=hyper.get("threads"),
         device=train_info.get("device", "cpu"),
+        precision=train_info.get("precision"),
         cpu=train_info.get("cpu"),
         cpu_capability=train_info.get("cpu_capability"),
         versions=versions(),
