@@ -245,7 +245,7 @@ def off_paper(gray: np.ndarray) -> np.ndarray:
     big = np.zeros(n + 1, bool)
     big[edge] = areas[edge] >= OFF_PAPER_AREA * small.size  # at the frame, and large: no ink
     big[0] = False
-    off = ndi.binary_dilation(big[lab], iterations=2)
+    off = ndi.binary_dilation(big[lab], iterations=3)
     return resize(off.astype(np.float32), gray.shape) > 0.5
 
 

@@ -92,12 +92,15 @@ def page(source, classify: Callable | None = None) -> Page:
     """Every step for one photo (path or array); `UserError` when it holds no digit."""
     gray = find_sheet(working_copy(load_gray(source)))
     ink, dark = find_ink(gray)
-    mask, low = threshold(ink)
+    try:
+        mask, low = threshold(ink)
+    except UserError as e:  # nothing stands out: a page without digits, said as such
+        raise UserError(f"no digits found: {e}") from None
     coverage = np.clip(ink / (2 * low), 0, 1) * ndi.binary_dilation(mask)
     # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
     outside = off_paper(gray) if dark else np.zeros(gray.shape, bool)
     outside[[0, -1], :] = outside[:, [0, -1]] = True
-    frame = ndi.binary_dilation(outside, iterations=3)
+    frame = ndi.binary_dilation(outside, iterations=6)
     strength = ink
     found = segment.find(mask, frame=frame, strength=strength)
     angle = _angle(found)

@@ -67,12 +67,15 @@ MIN_HOLE = 0.02      # a loop enclosing less than this fraction of a digit's are
 WIDE = 1.05          # a part wider than this x typical height is more than one digit...
 WIDE_ALONE = 1.4     # ...and, without a classifier to ask, one wider than this is cut...
 PART_ALONE = 0.35    # ...into parts at least this wide (x typical height)
-SPLIT_TRY = 0.5      # ...one wider than this is tried as two when a classifier is given
+SPLIT_TRY = 0.35     # ...one wider than this is tried as two when a classifier is given
 WAIST = 1.6          # a cut crosses at most this many strokes' worth of ink
 MAX_CUTS = 6         # candidate cuts per group
 PART_MIN = 0.12      # a part narrower than this x typical height is no digit
-CUT_COST = 1.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
+CUT_COST = 3.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
 WIDE_COST = 3.0      # log-probability lost by a part wider than WIDE
+CLEAN_WAIST = 1.2    # a cut crossing at most this many strokes...
+FULL = 0.75          # ...beside a part this tall (x the group's height) is a clean cut...
+CLEAN_COST = 0.5     # ...and costs only this much
 
 
 @dataclass
@@ -325,7 +328,8 @@ def split_loops(region: np.ndarray, depth: int = 3) -> list[np.ndarray]:
 
 
 def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """(cut positions, each pixel's slanted column, slant): where the ink is narrowest."""
+    """(cut positions, each pixel's slanted column, slant, the ink crossed at each cut in
+    strokes): where the ink is narrowest."""
     ys, xs = np.nonzero(region)
     slant = _slant(region)
     u = xs - slant * (ys - ys.mean())
@@ -347,7 +351,8 @@ def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, floa
                 kept[-1] = c
             continue
         kept.append(int(c))
-    return np.asarray(kept, float) + 0.5, u, slant
+    kept = np.asarray(kept, int)
+    return kept + 0.5, u, slant, profile[kept] / width
 
 
 def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np.ndarray]:
@@ -360,7 +365,7 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
     w = region.shape[1]
     if w <= (SPLIT_TRY if read is not None else WIDE_ALONE) * ref:
         return [region]
-    cuts, u, _ = waists(region, ref)
+    cuts, u, _, crossed = waists(region, ref)
     if not len(cuts):
         return [region]
     ys, xs = np.nonzero(region)
@@ -399,8 +404,13 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
         for i in range(j):
             if (i, j) not in logp or best[i] == -np.inf:
                 continue
-            wide = _width(masks[(i, j)]) > WIDE * ref
-            score = best[i] + logp[(i, j)] - (CUT_COST if i else 0.0) - (WIDE_COST if wide else 0.0)
+            m = masks[(i, j)]
+            wide = _width(m) > WIDE * ref
+            cost = 0.0
+            if i:  # a cut through one stroke between two full-height parts: "11", "77"
+                clean = crossed[i - 1] <= CLEAN_WAIST and _height(m) >= FULL * region.shape[0]
+                cost = CLEAN_COST if clean else CUT_COST
+            score = best[i] + logp[(i, j)] - cost - (WIDE_COST if wide else 0.0)
             if score > best[j]:
                 best[j], back[j] = score, i
     if best[-1] == -np.inf:
@@ -424,6 +434,11 @@ def _uncrop(parts: list[np.ndarray], x0: int, shape) -> list[np.ndarray]:
         m[:, x0:x0 + p.shape[1]] = p
         out.append(m)
     return out
+
+
+def _height(mask: np.ndarray) -> int:
+    rows = np.flatnonzero(mask.any(1))
+    return int(rows[-1] - rows[0] + 1) if len(rows) else 0
 
 
 def _width(mask: np.ndarray) -> int:
@@ -469,8 +484,9 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     if strength is not None and n:
         tone = ndi.mean(strength, lab, np.arange(1, n + 1))
         ok = np.array([r is None for r in reasons]) & (areas >= MIN_AREA)
-        if ok.any():
-            typical = float(np.average(tone[ok], weights=areas[ok]))
+        tall = ok & (boxes[:, 3] - boxes[:, 1] >= 0.5 * ref)
+        if tall.any():  # the strongest digit-sized marks: a shadow's edge covers more, faintly
+            typical = float(np.percentile(tone[tall], 90))
             for k in np.flatnonzero(ok & (tone < FAINT * typical)):
                 reasons[k] = f"faint (ink {tone[k]:.2f}, the digits' {typical:.2f})"
     keep = np.array([r is None for r in reasons], bool)
