@@ -78,19 +78,11 @@ class Served:
 
 
 def fast_proba(model) -> Callable[[np.ndarray], np.ndarray]:
-    """One forward pass under inference_mode for a net (the ONNX export's module); else the
-    model's own predict_proba. A net's predict_proba moves and re-lays the weights on each
-    call, several times the cost of the forward pass for a single digit."""
-    if getattr(model, "net_", None) is None:
-        return model.predict_proba
-    import torch
-    from recipes.export import wrap
-    module = wrap(model)
-
-    def proba(X: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return module(torch.from_numpy(np.require(X, np.uint8, ["C", "W"]))).numpy()
-    return proba
+    """The model's own predict_proba, the project's one inference path; called once here so
+    that a net prepares its inference module at load, not inside a request (afterwards the
+    model is only read)."""
+    model.predict_proba(np.zeros((1, 784), np.uint8))
+    return model.predict_proba
 
 
 def _metrics(reports: Path, name: str) -> dict:

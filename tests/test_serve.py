@@ -26,7 +26,7 @@ from recipes import models, serve
 from recipes.errors import UserError
 
 CNN = {
-    "kind": "net", "epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 0.002, "seed": 0,
+    "kind": "net", "precision": "fp32", "epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 0.002, "seed": 0,
     "device": "cpu",
     "layers": [{"type": "conv", "num_filters": 12, "filter_size": 5, "nonlinearity": "relu"},
                {"type": "pool", "pool_size": 2},
