@@ -108,6 +108,7 @@ def test_bad_training_params(key, value, message):
         nets.NetClassifier(**hyper).fit(np.zeros((10, 784), np.uint8), np.arange(10))
 
 
+@pytest.mark.slow
 def test_learns_and_is_deterministic(slice2000):
     (X, y), (Xv, yv), (Xt, yt) = slice2000
     a = models.create("t", small()).fit(X, y, Xv, yv)
@@ -135,6 +136,7 @@ def test_threads_are_pinned_while_training_only(slice2000, monkeypatch):
 
 @pytest.mark.parametrize("schedule", ["step", "exponential", "onecycle"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adadelta"])
+@pytest.mark.slow
 def test_optimizers_and_schedules_train(optimizer, schedule, slice2000):
     (X, y), (Xv, yv), (Xt, yt) = slice2000
     lr = {"sgd": 0.1, "adadelta": 1.0}[optimizer]
@@ -145,6 +147,7 @@ def test_optimizers_and_schedules_train(optimizer, schedule, slice2000):
     assert (m.predict(Xt) == yt).mean() > 0.6
 
 
+@pytest.mark.slow
 def test_resume_after_interruption(slice2000, tmp_path):
     (X, y), (Xv, yv), (Xt, yt) = slice2000
     entry = small(epochs=3)
@@ -168,6 +171,7 @@ def test_resume_after_interruption(slice2000, tmp_path):
     assert np.array_equal(resumed.predict_proba(Xt), whole.predict_proba(Xt))
 
 
+@pytest.mark.slow
 def test_checkpoint_of_other_config_is_not_resumed(slice2000, tmp_path):
     (X, y), (Xv, yv), _ = slice2000
     ckpt = tmp_path / "last.pt"
@@ -184,6 +188,7 @@ def test_checkpoint_of_other_config_is_not_resumed(slice2000, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
+@pytest.mark.slow
 def test_a_damaged_checkpoint_starts_afresh(slice2000, tmp_path, capsys, damage):
     (X, y), (Xv, yv), _ = slice2000
     ckpt = tmp_path / "last.pt"
@@ -213,6 +218,7 @@ def test_summary_table_counts_and_receptive_fields():
     assert len(warnings) == 1 and "6x6 of the 28x28" in warnings[0]
 
 
+@pytest.mark.slow
 def test_rbm_pretraining_runs_and_changes_weights(slice2000):
     (X, y), (Xv, yv), (Xt, yt) = slice2000
     entry = {"kind": "net", "epochs": 2, "batch_size": 64, "lr": 0.3, "momentum": 0.9, "seed": 0, "device": "cpu",

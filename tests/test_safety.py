@@ -44,6 +44,7 @@ def project(trained, tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_crafted_net_file_does_not_run(project):
     marker = project / "pwned"
     torch.save({"weights": Payload(marker)}, project / "models/net/net.pt")

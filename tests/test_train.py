@@ -78,6 +78,7 @@ def test_train_on_val_with_expanded_data_is_refused():
         config.resolve(p, "n")
 
 
+@pytest.mark.slow
 def test_stages_from_the_command_line(workdir):
     (workdir / "params.yaml").write_text(yaml.safe_dump(params()))
     run_module("recipes.stages.resolve", "n", cwd=workdir, check=True)
