@@ -76,14 +76,40 @@ class Batchnorm(Strict):
     type: Literal["batchnorm"]
 
 
-Layer = Annotated[Union[Conv, Pool, Dense, Dropout, Batchnorm], Field(discriminator="type")]
+class GlobalPool(Strict):
+    """The max or mean of each feature map over the whole image: (C, H, W) -> (C,)."""
+    type: Literal["global_pool"]
+    mode: Literal["avg", "max"] = "avg"
+
+
+class Residual(Strict):
+    """He et al.'s basic block: two same-padded convs (the first at `stride`), each with
+    batchnorm, ReLU after the sum with the skip: the input itself, or a 1x1 conv (with
+    batchnorm) when the channels or the stride change."""
+    type: Literal["residual"]
+    num_filters: PosInt
+    filter_size: PosInt = 3
+    stride: PosInt = 1
+    batchnorm: bool = True
+
+    @field_validator("filter_size")
+    @classmethod
+    def _odd(cls, v):
+        if v % 2 == 0:
+            raise ValueError(f"must be odd, so that `same` padding keeps the size, got {v}")
+        return v
+
+
+Layer = Annotated[Union[Conv, Pool, Dense, Dropout, Batchnorm, GlobalPool, Residual],
+                  Field(discriminator="type")]
 
 
 class LayerList(Strict):
     layers: Annotated[list[Layer], Field(min_length=1)]
 
 
-LAYERS = {"conv": Conv, "pool": Pool, "dense": Dense, "dropout": Dropout, "batchnorm": Batchnorm}
+LAYERS = {"conv": Conv, "pool": Pool, "dense": Dense, "dropout": Dropout, "batchnorm": Batchnorm,
+          "global_pool": GlobalPool, "residual": Residual}
 
 
 class Pretrain(Strict):
@@ -151,9 +177,18 @@ class NetParams(Strict):
     precision: Precision = "auto"   # bf16 autocast where the hardware runs it natively
     pretrain: Pretrain | None = None
     augment: Augment | None = None
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0   # F.cross_entropy's
+    ema: Annotated[float, Field(ge=0, lt=1)] | None = None   # decay per step of the kept weights' average
 
 
-KIND_PARAMS = {"logistic": LogisticParams, "random_forest": ForestParams, "net": NetParams}
+class CommitteeParams(Strict):
+    """Trained models of `models:` combined: `mean` of their probabilities, or `vote`."""
+    members: list[str] | None = None
+    combine: Literal["mean", "vote"] = "mean"
+
+
+KIND_PARAMS = {"logistic": LogisticParams, "random_forest": ForestParams, "net": NetParams,
+               "committee": CommitteeParams}
 
 
 # ---- params.yaml ----------------------------------------------------------------------
@@ -168,6 +203,15 @@ class EntryKeys(Strict):
     reference: Reference | None = None
     data: Literal["train_split", "expanded"] = "train_split"
     train_on_val: bool = False   # the final fit: the validation split joins the training data
+    # the seeds of `<name>+<seed>` in train.models; seeds@<name> reports their spread
+    seeds: Annotated[list[NonNegInt], Field(min_length=1)] | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, v):
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError(f"must be distinct seeds, got {v}")
+        return v
 
 
 # An entry is its kind's hyperparameters plus the pipeline's keys; the inherited ones are
@@ -191,8 +235,24 @@ class NetEntry(EntryKeys, NetParams):
     precision: Precision | None = None
 
 
-Entry = Annotated[Union[LogisticEntry, ForestEntry, NetEntry], Field(discriminator="kind")]
-ENTRIES = {"logistic": LogisticEntry, "random_forest": ForestEntry, "net": NetEntry}
+class CommitteeEntry(Strict):
+    kind: Literal["committee"]
+    members: Annotated[list[str], Field(min_length=2)]   # names in train.models
+    combine: Literal["mean", "vote"] = "mean"
+    reference: Reference | None = None
+
+    @field_validator("members")
+    @classmethod
+    def _distinct(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError(f"must name distinct models, got {v}")
+        return v
+
+
+Entry = Annotated[Union[LogisticEntry, ForestEntry, NetEntry, CommitteeEntry],
+                  Field(discriminator="kind")]
+ENTRIES = {"logistic": LogisticEntry, "random_forest": ForestEntry, "net": NetEntry,
+           "committee": CommitteeEntry}
 
 
 class Fetch(Strict):
@@ -218,7 +278,9 @@ class Expand(Strict):
 
 
 class Train(Strict):
-    models: Annotated[list[str], Field(min_length=1)]
+    models: Annotated[list[str], Field(min_length=1)]   # fitted: entries, or <entry>+<seed>
+    committees: list[str] = []   # kind: committee entries, assembled from trained models
+    seeds_of: list[str] = []     # entries whose seeds' spread seeds@<entry> reports
 
 
 class Report(Strict):
@@ -262,11 +324,93 @@ def load(path: str | os.PathLike = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of keys at the top level")
     params = validate(raw, Params, str(path))
+    for name, e in params.models.items():
+        if SEED_SEP in name:
+            raise UserError(f"{path}: models.{name}: `{SEED_SEP}` is kept for <entry>{SEED_SEP}<seed> "
+                            "in train.models; rename the entry")
+        if getattr(e, "seeds", None) is not None and e.seed is not None:
+            raise UserError(f"{path}: models.{name}: seed and seeds: give one (seeds are the "
+                            f"seeds of {name}{SEED_SEP}<seed> in train.models)")
     for name in params.train.models:
-        if name not in params.models:
-            raise UserError(f"{path}: train.models: no entry `{name}` under models"
-                            f"{_suggest(name, params.models)}")
+        _check_fitted(params, name, f"{path}: train.models")
+    for name in params.train.committees:
+        _check_committee(params, name, f"{path}: train.committees")
+    for name in params.train.seeds_of:
+        _check_seeds_of(params, name, f"{path}: train.seeds_of")
     return params
+
+
+# ---- seeds and committees: names in train.* ---------------------------------------------
+
+# `resnet+1` in train.models: entry resnet trained with seed 1. `+` because DVC takes it in
+# stage names and `dvc exp run -S 'train.models=[resnet+1]'` unquoted (`~` and `@` fail there)
+SEED_SEP = "+"
+
+
+def split_seed(name: str) -> tuple[str, int | None]:
+    """`resnet+1` -> ("resnet", 1); a plain name -> (name, None)."""
+    base, sep, seed = name.partition(SEED_SEP)
+    if not sep:
+        return name, None
+    if not seed.isdigit():
+        raise UserError(f"train.models: `{name}`: expected <entry>{SEED_SEP}<seed>, a whole number "
+                        f"after `{SEED_SEP}`")
+    return base, int(seed)
+
+
+def seed_names(params: Params, name: str) -> list[str]:
+    """The per-seed names of a seeded entry, in the order of its `seeds`."""
+    return [f"{name}{SEED_SEP}{s}" for s in params.models[name].seeds]
+
+
+def _no_entry(where: str, name: str, params: Params) -> UserError:
+    return UserError(f"{where}: no entry `{name}` under models{_suggest(name, params.models)}")
+
+
+def _check_fitted(params: Params, name: str, where: str) -> None:
+    base, seed = split_seed(name)
+    if base not in params.models:
+        raise _no_entry(where, name if seed is None else base, params)
+    e = params.models[base]
+    if e.kind == "committee":
+        raise UserError(f"{where}: `{name}` is a committee: list it in train.committees (it is "
+                        "assembled from trained models, not trained)")
+    seeds = e.seeds
+    if seed is None and seeds is not None:
+        raise UserError(f"{where}: `{name}` has seeds {seeds}: list {', '.join(seed_names(params, name))} "
+                        f"(its spread is seeds@{name}: train.seeds_of)")
+    if seed is not None and seeds is None:
+        raise UserError(f"{where}: `{name}`: models.{base} has no `seeds:` (add seeds: [{seed}, ...])")
+    if seed is not None and seed not in seeds:
+        raise UserError(f"{where}: `{name}`: seed {seed} is not in models.{base}.seeds {seeds}")
+
+
+def _check_committee(params: Params, name: str, where: str) -> None:
+    if name not in params.models:
+        raise _no_entry(where, name, params)
+    e = params.models[name]
+    if e.kind != "committee":
+        raise UserError(f"{where}: `{name}` is not a committee (kind: {e.kind}): list it in train.models")
+    for m in e.members:
+        if m not in params.train.models:
+            hint = ""
+            if m in params.models and getattr(params.models[m], "seeds", None):
+                hint = f"; it has seeds: name one, e.g. {seed_names(params, m)[0]}"
+            raise UserError(f"models.{name}.members: `{m}` is not in train.models (each member is "
+                            f"trained by its own train@ stage){hint}")
+
+
+def _check_seeds_of(params: Params, name: str, where: str) -> None:
+    if name not in params.models:
+        raise _no_entry(where, name, params)
+    seeds = getattr(params.models[name], "seeds", None)
+    if not seeds:
+        raise UserError(f"{where}: models.{name} has no `seeds:`")
+    missing = [n for n in seed_names(params, name) if n not in params.train.models]
+    if missing:
+        # the spread is over every declared seed, so that no lucky subset can stand for it
+        raise UserError(f"{where}: {name}: {', '.join(missing)} not in train.models (the spread is "
+                        f"over all of models.{name}.seeds {seeds})")
 
 
 def validate(data: Any, schema: type[BaseModel], where: str = "params.yaml"):
@@ -364,9 +508,11 @@ def _suggest(word: str, choices) -> str:
 # ---- resolving an entry -----------------------------------------------------------------
 
 def entry(params: Params, name: str):
-    if name not in params.models:
-        raise UserError(f"params.yaml: no model `{name}` under models{_suggest(name, params.models)}")
-    return params.models[name]
+    """The entry of `name`, or of `<entry>` for `<entry>+<seed>`."""
+    base, _ = split_seed(name)
+    if base not in params.models:
+        raise UserError(f"params.yaml: no model `{base}` under models{_suggest(base, params.models)}")
+    return params.models[base]
 
 
 def resolve(params: Params, name: str) -> dict:
@@ -374,7 +520,12 @@ def resolve(params: Params, name: str) -> dict:
     keys, then the top-level ones it inherits, then the estimator's defaults), and the data.
     The `reference` is left out: editing a citation retrains nothing."""
     e = entry(params, name)
-    own = e.model_dump(exclude={"kind", "reference", "data", "train_on_val"})
+    if e.kind == "committee":
+        raise UserError(f"params.yaml: `{name}` is a committee: list it in train.committees")
+    own = e.model_dump(exclude={"kind", "reference", "data", "train_on_val", "seeds"})
+    seed = split_seed(name)[1]
+    if seed is not None:   # `resnet+1`: that seed, whatever the entry or the top level say
+        own["seed"] = seed
     hyper = KIND_PARAMS[e.kind].model_fields
     for key in INHERITED:
         if key in hyper and own.get(key) is None:

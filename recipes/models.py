@@ -146,8 +146,13 @@ def _net_class():
     return NetClassifier
 
 
+def _committee_class():
+    from recipes.committee import CommitteeClassifier  # it imports this module
+    return CommitteeClassifier
+
+
 KINDS = {"logistic": lambda: LogisticClassifier, "random_forest": lambda: ForestClassifier,
-         "net": _net_class}
+         "net": _net_class, "committee": _committee_class}
 
 
 def model_class(kind: str, where: str = "model"):
@@ -224,7 +229,7 @@ def load(path: str | os.PathLike):
     return model
 
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")  # `+`: resnet+1, a seed of an entry
 
 
 def trained(root: str | os.PathLike = paths.MODELS) -> list[str]:

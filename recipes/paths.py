@@ -20,6 +20,7 @@ DATA = {"train_split": TRAIN_SPLIT, "expanded": EXPANDED}  # what `data:` of an 
 RESOLVED = Path("data/resolved")          # resolve@<name>: the entry train@<name> depends on
 PREDICTIONS = Path("data/predictions")    # evaluate@<name>: label, pred, prob_0..prob_9
 ROWS = Path("data/leaderboard")           # report@<name>: its leaderboard row
+TRAINED = Path("data/trained")            # evaluate@<name>: md5 of each file of models/<name>/
 MODELS = Path("models")
 CHECKPOINTS = Path("checkpoints")
 REPORTS = Path("reports")
@@ -58,3 +59,7 @@ def predictions(name: str) -> Path:
 
 def row(name: str) -> Path:
     return ROWS / f"{name}.json"
+
+
+def trained(name: str) -> Path:
+    return TRAINED / f"{name}.json"

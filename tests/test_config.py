@@ -37,7 +37,7 @@ MISTAKES = [  # (where, value, the line it must give)
     ("models.lenet.weight_decay", -1, "models.lenet.weight_decay: input should be greater than or equal to 0"),
     ("models.lenet.learning_rate", 0.1, "models.lenet.learning_rate: unknown key (did you mean lr?)"),
     ("models.lenet.epoch", 3, "models.lenet.epoch: unknown key (did you mean epochs?)"),
-    ("models.lenet.kind", "svm", "models.lenet.kind: unknown kind 'svm' (known: logistic, random_forest, net)"),
+    ("models.lenet.kind", "svm", "models.lenet.kind: unknown kind 'svm' (known: logistic, random_forest, net, committee)"),
     ("models.dbn.pretrain.epoch", 3, "models.dbn.pretrain.epoch: unknown key (did you mean epochs?)"),
     ("models.cnn_elastic.augment.elastic.sigmaa", 3, "models.cnn_elastic.augment.elastic.sigmaa: unknown key (did you mean sigma?)"),
     ("models.lenet.layers.0.num_filter", 3, "models.lenet.layers[0].num_filter: unknown key (did you mean num_filters?)"),

@@ -40,7 +40,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, layers=None, optimizer="sgd", lr=0.1, momentum=0.0, nesterov=False,
                  weight_decay=0.0, schedule="constant", step_size=10, gamma=0.1,
                  batch_size=64, epochs=10, seed=0, device="auto", threads=0, precision="auto",
-                 pretrain=None, augment=None):
+                 pretrain=None, augment=None, label_smoothing=0.0, ema=None):
         self.layers = layers
         self.optimizer = optimizer
         self.lr = lr
@@ -58,6 +58,8 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.pretrain = pretrain
         self.augment = augment
+        self.label_smoothing = label_smoothing
+        self.ema = ema
 
     def _config(self) -> config.NetParams:
         given = self.get_params()

@@ -32,6 +32,27 @@ class LayerError(UserError):
     pass
 
 
+class Residual(nn.Module):
+    """He et al.'s basic block (see `recipes.config.Residual`): relu(f(x) + skip(x))."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int, bn: bool):
+        super().__init__()
+        pad = k // 2   # odd k: `same`, so the sum's two sides have the same size
+
+        def norm(c):
+            return nn.BatchNorm2d(c) if bn else nn.Identity()
+
+        # a conv followed by batchnorm needs no bias: the batchnorm's shift is one
+        self.body = nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, pad, bias=not bn), norm(c_out),
+                                  nn.ReLU(), nn.Conv2d(c_out, c_out, k, 1, pad, bias=not bn), norm(c_out))
+        self.skip = nn.Identity() if c_in == c_out and stride == 1 else nn.Sequential(
+            nn.Conv2d(c_in, c_out, 1, stride, bias=not bn), norm(c_out))
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.body(x) + self.skip(x))
+
+
 def specs(layers, where: str = "NetClassifier") -> list:
     """The layer list validated into the schema's layer objects (one-line LayerError)."""
     if isinstance(layers, list) and layers and all(isinstance(s, config.Strict) for s in layers):
@@ -47,11 +68,11 @@ def _walk(layers, where: str):
     layers = specs(layers, where)
     if not layers:
         raise LayerError(f"{where}: layers: must be a non-empty list of layers")
-    shape = INPUT_SHAPE
+    shape, flat_by = INPUT_SHAPE, None
     for i, s in enumerate(layers):
         at = f"{where}: layers[{i}] ({s.type})"
-        if s.type in ("conv", "pool") and len(shape) != 3:
-            raise LayerError(f"{at}: a {s.type} layer cannot follow a dense layer")
+        if s.type in ("conv", "pool", "residual", "global_pool") and len(shape) != 3:
+            raise LayerError(f"{at}: a {s.type} layer cannot follow a {flat_by} layer")
         if getattr(s, "nonlinearity", None) == "softmax" and i != len(layers) - 1:
             raise LayerError(f"{at}: softmax is only for the output layer")
         pad = 0
@@ -68,11 +89,18 @@ def _walk(layers, where: str):
             if ps > h or ps > w:
                 raise LayerError(f"{at}: a {ps}x{ps} pool does not fit the {h}x{w} input")
             out = (c, (h - ps) // st + 1, (w - ps) // st + 1)
+        elif s.type == "residual":
+            c, h, w = shape
+            out = (s.num_filters, (h - 1) // s.stride + 1, (w - 1) // s.stride + 1)
+        elif s.type == "global_pool":
+            out = (shape[0],)
         elif s.type == "dense":
             out = (s.num_units,)
         else:
             out = shape
         yield i, s, shape, out, pad
+        if len(out) == 1 and len(shape) == 3:
+            flat_by = s.type
         shape = out
     last = layers[-1]
     if last.type != "dense" or last.num_units != N_CLASSES or last.nonlinearity != "softmax":
@@ -97,6 +125,11 @@ def build(layers, where: str = "NetClassifier") -> nn.Sequential:
             mods.append(nn.Dropout(s.p) if len(shape) == 1 else nn.Dropout2d(s.p))
         elif s.type == "batchnorm":
             mods.append(nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0]))
+        elif s.type == "residual":
+            mods.append(Residual(shape[0], s.num_filters, s.filter_size, s.stride, s.batchnorm))
+        elif s.type == "global_pool":
+            pool = nn.AdaptiveAvgPool2d(1) if s.mode == "avg" else nn.AdaptiveMaxPool2d(1)
+            mods.append(nn.Sequential(pool, nn.Flatten()))
         if s.type in ("conv", "dense") and s.nonlinearity in ACTIVATIONS:
             mods.append(ACTIVATIONS[s.nonlinearity]())
     return nn.Sequential(*mods)
@@ -117,6 +150,14 @@ def _params_of(s, shape) -> int:
         return s.num_units * (math.prod(shape) + 1)
     if s.type == "batchnorm":
         return 2 * shape[0]
+    if s.type == "residual":
+        c, n, k = shape[0], s.num_filters, s.filter_size
+        # two k x k convs; with batchnorm a scale and shift per map instead of a bias
+        per_map = 2 if s.batchnorm else 1
+        total = n * c * k * k + n * n * k * k + 2 * per_map * n
+        if c != n or s.stride != 1:  # the 1x1 projection of the skip
+            total += n * c + per_map * n
+        return total
     return 0
 
 
@@ -134,7 +175,11 @@ def summary(layers, where: str = "NetClassifier") -> tuple[list[dict], list[str]
             stride = s.stride if s.type == "conv" else (s.stride or s.pool_size)
             rf, jump = rf + (k - 1) * jump, jump * stride
             last_spatial = (i, rf)
-        elif s.type == "dense":
+        elif s.type == "residual":  # its longer path: two convs, the first at the stride
+            rf, jump = rf + (s.filter_size - 1) * jump, jump * s.stride
+            rf = rf + (s.filter_size - 1) * jump
+            last_spatial = (i, rf)
+        elif s.type in ("dense", "global_pool"):
             rf = INPUT_SHAPE[1]
         rows.append({"layer": i, "type": s.type, "output": list(out),
                      "params": _params_of(s, shape), "receptive_field": min(rf, INPUT_SHAPE[1])})

@@ -94,7 +94,7 @@ def accuracy(net, X: torch.Tensor, y: torch.Tensor, device, precision: str = "fp
 
 
 def train_step(net, opt, xb_uint8, yb, conv: bool, augment=None, gen=None,
-               precision: str = "fp32") -> torch.Tensor:
+               precision: str = "fp32", label_smoothing: float = 0.0) -> torch.Tensor:
     """One SGD step on a uint8 batch: scaled (and distorted) on its device, channels-last for
     convs, the forward pass under bf16 autocast when the precision says so."""
     xb = tables.to_unit(xb_uint8)
@@ -103,11 +103,30 @@ def train_step(net, opt, xb_uint8, yb, conv: bool, augment=None, gen=None,
     if conv:
         xb = xb.contiguous(memory_format=torch.channels_last)
     with autocast(xb.device, precision):
-        loss = F.cross_entropy(net(xb).float(), yb)
+        loss = F.cross_entropy(net(xb).float(), yb, label_smoothing=label_smoothing)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return loss
+
+
+class WeightAverage:
+    """The exponential moving average of a net's weights and batchnorm statistics, updated
+    after every step (`ema: decay`): what validation sees and what is kept."""
+
+    def __init__(self, net: nn.Module, decay: float):
+        self.decay = decay
+        self.module = copy.deepcopy(net).eval()
+        # state_dict tensors share the net's storage, which the optimizer updates in place
+        self._pairs = list(zip(self.module.state_dict().values(), net.state_dict().values()))
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for avg, now in self._pairs:
+            if avg.dtype.is_floating_point:
+                avg.lerp_(now, 1 - self.decay)  # decay 0: exactly the net's weights
+            else:
+                avg.copy_(now)  # batchnorm's step count
 
 
 def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
@@ -142,12 +161,16 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
             print(f"resuming after epoch {state['epoch']} from {checkpoint}", file=sys.stderr)
     if state["epoch"] == 0 and before_first_epoch is not None:
         before_first_epoch()
+    ema = None if cfg.ema is None else WeightAverage(net, cfg.ema)  # after the pretraining
+    if ema is not None and "ema" in state:  # resumed: the average as it was
+        ema.module.load_state_dict(state["ema"])
+    kept = net if ema is None else ema.module  # validated, and kept at the best epoch
     for row in state["history"]:  # DVC removed the plots before the stage: write them anew
         for cb in callbacks:
             cb(row, None)
 
     def predict(Xq):
-        return predict_logits(net, _tensor(Xq, torch.uint8), device, precision).argmax(1).cpu().numpy()
+        return predict_logits(kept, _tensor(Xq, torch.uint8), device, precision).argmax(1).cpu().numpy()
 
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         net.train()
@@ -158,19 +181,22 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
                    leave=False, disable=None, file=sys.stderr)
         for i in bar:
             idx = perm[i:i + bs]
-            loss = train_step(net, opt, Xt[idx], yt[idx], conv, augment, gen, precision)
+            loss = train_step(net, opt, Xt[idx], yt[idx], conv, augment, gen, precision,
+                              cfg.label_smoothing)
             sched.step()
+            if ema is not None:
+                ema.update()
             loss_sum += loss.detach() * len(idx)
             if bar.n % 50 == 0 and not bar.disable:  # .item() syncs: only when shown
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         bar.close()
         seconds = time.perf_counter() - t0
         train_loss = loss_sum.item() / n  # the one sync point of the epoch
-        val_acc = accuracy(net, Xv, yv, device, precision) if held_out else None
+        val_acc = accuracy(kept, Xv, yv, device, precision) if held_out else None
         best = not held_out or val_acc > state["best_val"]
         if best:
             state.update(best_val=val_acc if held_out else -1.0, best_epoch=epoch,
-                         best_weights=copy.deepcopy(net.state_dict()))
+                         best_weights=copy.deepcopy(kept.state_dict()))
         row = {"epoch": epoch, "epochs": cfg.epochs, "train_loss": train_loss, "val_acc": val_acc,
                "best": best, "best_epoch": state["best_epoch"], "seconds": seconds,
                "images_per_s": n / seconds, "lr": opt.param_groups[0]["lr"]}
@@ -178,6 +204,8 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
             cb(row, predict)
         state["history"].append(row)
         state["epoch"] = epoch
+        if ema is not None:
+            state["ema"] = ema.module.state_dict()
         if checkpoint:
             save_checkpoint(checkpoint, fingerprint, net, opt, sched, gen, state)
     if checkpoint:

@@ -98,7 +98,7 @@ def report_compare(a: str, b: str, tiles: int, root: Path = Path(".")) -> dict:
 
 
 def pairs_to_draw(params: config.Params) -> list[tuple[str, str]]:
-    trained = set(params.train.models)
+    trained = set(params.train.models) | set(params.train.committees)
     pairs = []
     for a, b in params.report.compare:
         missing = [n for n in (a, b) if n not in trained]

@@ -6,7 +6,8 @@ Writes reports/<name>/metrics.json (accuracy, error, per-digit precision/recall/
 training seconds, prediction images/s, parameter count, and what the figures depend on:
 seed, threads, device, the CPU and its vector extension, library versions),
 reports/<name>/confusion.csv (actual, predicted) for DVC's confusion plot, and
-data/predictions/<name>.parquet (index, label, pred, prob_0..prob_9) for the reports.
+data/predictions/<name>.parquet (index, label, pred, prob_0..prob_9) for the reports, and
+data/trained/<name>.json (the md5 of each file of models/<name>/) for the committees.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
-from recipes import models, paths, predictions, tables
+from recipes import committee, models, paths, predictions, tables
 from recipes.atomic import atomic_path, write_text
 from recipes.errors import UserError, run
 
@@ -84,10 +85,19 @@ def evaluate(name: str, root=paths.Path(".")) -> dict:
     return out
 
 
+def stamp(name: str, root=paths.Path(".")) -> None:
+    """data/trained/<name>.json: the md5 of each file of the model just evaluated. The
+    committees' stages depend on this folder: DVC cannot give a foreach stage a list of
+    model folders, and models/ itself holds the committees' own folders."""
+    files = committee.fingerprint(root / paths.model_dir(name))
+    write_text(root / paths.trained(name), json.dumps({"model": name, "files": files}, indent=2) + "\n")
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         raise UserError("usage: python -m recipes.stages.evaluate NAME")
     out = evaluate(sys.argv[1])
+    stamp(sys.argv[1])
     note = "" if out["test_images"] == 10000 else f" (on {out['test_images']:,} test images: parse.limit)"
     print(f"evaluate: {sys.argv[1]} test accuracy {out['accuracy']:.2%}{note}", file=sys.stderr)
 

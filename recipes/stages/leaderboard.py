@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from recipes import config, paths, predictions
+from recipes import config, paths, predictions, seeds
 from recipes.atomic import write_text
 from recipes.errors import UserError, run
 
@@ -37,6 +37,19 @@ def leaderboard_markdown(rows: list[dict]) -> str:
     def pct(x):
         return "—" if x is None else f"{x:.2%}"
 
+    def accuracy(r):  # an entry of several seeds: their spread, not one of them
+        if "n_seeds" not in r:
+            return pct(r["accuracy"])
+        std = "" if r["accuracy_std"] is None else f" ± {100 * r['accuracy_std']:.2f}"
+        return f"{pct(r['accuracy'])}{std} ({pct(r['accuracy_min'])}–{pct(r['accuracy_max'])})"
+
+    def model(r):
+        if "n_seeds" not in r:
+            return r["model"]
+        shown = ", ".join(str(x["seed"]) for x in r["seeds"])
+        of = "" if r["n_seeds"] == r.get("seeds_declared", r["n_seeds"]) else f" of {r['seeds_declared']}"
+        return f"{r['model']} ({r['n_seeds']}{of} seeds: {shown})"
+
     def num(x, fmt):
         return "—" if x is None else format(x, fmt)
 
@@ -46,7 +59,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
     for r in rows:
         vs = "—" if r["vs_reference"] is None else f"{100 * r['vs_reference']:+.2f} pp"
         source = (r["reference_source"] or "—").replace("|", "\\|")
-        lines.append(f"| {r['rank']} | {r['model']} | {pct(r['accuracy'])} | {pct(r['error'])} "
+        lines.append(f"| {r['rank']} | {model(r)} | {accuracy(r)} | {pct(r['error'])} "
                      f"| {pct(r['reference_accuracy'])} | {vs} | {source} "
                      f"| {num(r['n_params'], ',')} | {num(r['train_seconds'], ',.1f')} "
                      f"| {num(r['predict_images_per_s'], ',')} |")
@@ -55,11 +68,17 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 
 def report_leaderboard(params: config.Params, root: Path = Path(".")) -> list[dict]:
     rows = []
-    for name in params.train.models:
+    for name in params.train.models + params.train.committees:
         path = root / paths.row(name)
         if not path.exists():
-            raise UserError(f"{path}: no such file (run `dvc repro report@{name}`)")
-        rows.append(with_reference(predictions.read_json(path), params))
+            stage = "committee" if name in params.train.committees else "report"
+            raise UserError(f"{path}: no such file (run `dvc repro {stage}@{name}`)")
+        rows.append(predictions.read_json(path))
+    # the seeds of one entry are one row, ranked by their mean: never by a lucky seed
+    rows = [with_reference(r, params) for r in seeds.group(rows)]
+    for r in rows:
+        if "n_seeds" in r:
+            r["seeds_declared"] = len(params.models[r["model"]].seeds)
     rows = rank(rows)
     n = rows[0].get("test_images")
     count = f"{n:,} " if isinstance(n, int) else ""
@@ -67,7 +86,8 @@ def report_leaderboard(params: config.Params, root: Path = Path(".")) -> list[di
                                              "figures on all 10,000)")
     text = ("# Leaderboard\n\n"
             f"Test accuracy of every model in `train.models` on the {count}MNIST test digits{limited}, "
-            "best first, next to the published figure each entry reproduces "
+            "best first (an entry trained with several seeds: their mean ± standard deviation "
+            "and range), next to the published figure each entry reproduces "
             "(`models.<name>.reference` in params.yaml). Training seconds and images/s depend "
             "on the machine (see `cpu` and `device` in reports/<name>/metrics.json).\n\n"
             + leaderboard_markdown(rows))
