@@ -99,8 +99,8 @@ def page(source, classify: Callable | None = None) -> Page:
     coverage = np.clip(ink / (2 * low), 0, 1) * ndi.binary_dilation(mask)
     # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
     outside = off_paper(gray) if dark else np.zeros(gray.shape, bool)
-    outside[[0, -1], :] = outside[:, [0, -1]] = True
-    frame = ndi.binary_dilation(outside, iterations=6)
+    frame = ndi.binary_dilation(outside, iterations=6) if outside.any() else outside
+    frame[[0, -1], :] = frame[:, [0, -1]] = True
     strength = ink
     found = segment.find(mask, frame=frame, strength=strength)
     angle = _angle(found)

@@ -129,11 +129,14 @@ def containers(boxes: np.ndarray, areas: np.ndarray) -> np.ndarray:
 
 
 def typical_height(boxes, areas, strokes, border) -> float:
-    """The area-weighted median height of the stroke-like components; 0 when there is none."""
+    """The area-weighted median height of the stroke-like components away from the frame's
+    edge (of those at it when there is none: a crop that one digit fills); 0 if none."""
     h = boxes[:, 3] - boxes[:, 1]
     w = boxes[:, 2] - boxes[:, 0]
-    ok = (areas >= MIN_AREA) & (h >= MIN_HEIGHT) & ~border & (strokes <= STROKE_LIKE * h) \
+    ok = (areas >= MIN_AREA) & (h >= MIN_HEIGHT) & (strokes <= STROKE_LIKE * h) \
         & (w <= LINE_LIKE * h) & ~containers(boxes, areas)
+    if (ok & ~border).any():
+        ok &= ~border
     for _ in range(2):  # once more without what is far from the first estimate
         if not ok.any():
             return 0.0
