@@ -274,7 +274,8 @@ def png_base64(x28: np.ndarray) -> str:
 def read_image(data: bytes, served: Served, max_pixels: int, inputs: bool) -> dict:
     pixels, (w, h) = decode(data, max_pixels)
     try:
-        page = preprocess.page(pixels)
+        # the reader's own segmentation: the classifier chooses the cuts between touching digits
+        page = preprocess.page(pixels, classify=served.proba)
     except UserError as e:
         raise ClientError(422, str(e)) from None
     proba = served.proba(page.X)
