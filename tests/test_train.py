@@ -102,3 +102,12 @@ def test_bad_entry_is_one_line_from_the_command(workdir, mistake, message):
     (workdir / "params.yaml").write_text(yaml.safe_dump(params(**mistake)))
     assert_one_line_error(run_module("recipes.stages.resolve", "n", cwd=workdir), message)
     assert not (workdir / "models/n").exists() and not paths.resolved("n").exists()
+
+
+def test_a_resumed_run_counts_the_seconds_of_before(workdir):
+    # the rows a resumed run replays from its checkpoint carry the seconds they took then
+    log = train.EpochLog("n", None, tables.read(paths.TEST))
+    log({"epoch": 1, "epochs": 3, "val_acc": 0.9, "best": True, "best_epoch": 1, "seconds": 9.5,
+         "best_test_acc": 0.91}, None)
+    log({"epoch": 2, "epochs": 3, "val_acc": 0.9, "best": False, "best_epoch": 1, "seconds": 3.0}, None)
+    assert log.replayed_seconds == 12.5 and log.best_test == 0.91
