@@ -1,17 +1,31 @@
-"""Speed figures for this machine: parse time, and training / inference images/s per network.
+"""Speed figures for this machine: the matrix-product ceiling, then training and inference
+images/s of each net in float32 and (where AMX runs it) bfloat16, each beside the FLOPs it
+does and the fraction of the same-precision ceiling that makes.
 
-    python benchmarks/bench.py [--mnist DIR] [--nets lenet,mlp_512x2,...] [--seconds 5]
-                               [--device auto] [--pipeline]
+    python benchmarks/bench.py [--nets lenet,network3_2conv,...] [--seconds 3] [--threads N]
+                               [--precision auto|fp32|bf16] [--parse] [--mnist DIR] [--pipeline]
 
-Prints one line per figure. Targets live here, not in timed tests: the issue asks for the
-70,000 images parsed in <= 1 s, LeNet forward + backward at about 25,000 images/s and an
-MLP 784-800-10 at about 55,000 images/s on a 2-core CPU. `--pipeline` also times the default
-`dvc repro --force` (minutes).
+- ceiling: `torch.mm` of two 2048x2048 matrices, float32 and bfloat16, GFLOP/s (2 n^3 each).
+- FLOPs per image from the layer list: forward multiply-adds x2 for conv and dense layers
+  (residual blocks: their convs); training counts forward + backward as 3x the forward.
+- training: `recipes.nets.training.train_step` on uint8 batches of the entry's batch size,
+  the net channels-last as `NetClassifier.fit` has it.
+- inference, new: `NetClassifier.predict_proba` of an estimator whose `net_` is set (the
+  real path: `inference.prepare` once, then `inference.logits`, batches of 1024);
+  old: `nets.predict_logits` on the raw training net (batches of 4096, no swap). new/old is
+  the ratio of the two in the same run.
+- bf16 figures when `cpu_bf16()` is 'amx' (or `--precision bf16` forces them; `fp32` skips).
+- threads: each entry's pinned count unless `--threads` says; printed on every line.
+
+Nets are the `kind: net` entries of params.yaml (default: every one) plus `mlp_800`
+(784-800-10) and the speedrun entries of benchmarks/speedrun.py while params.yaml lacks them. Figures vary with what else runs on the machine: say so with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,10 +40,115 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recipes import idx, nets, tables  # noqa: E402
+from recipes.nets import NetClassifier  # noqa: E402
+from recipes.nets import layers as L  # noqa: E402
+from recipes.nets.precision import cpu_bf16  # noqa: E402
+from recipes.nets.training import train_step  # noqa: E402
 from recipes.stages import parse  # noqa: E402
 
 MLP_800 = [{"type": "dense", "num_units": 800, "nonlinearity": "relu"},
            {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def machine_line() -> str:
+    model = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return (f"CPU: {model}; torch {torch.__version__}, capability "
+            f"{torch.backends.cpu.get_cpu_capability()}, cpu_bf16 {cpu_bf16()}, "
+            f"{torch.get_num_threads()} threads by default")
+
+
+def forward_flops(layers) -> int:
+    """Forward FLOPs per image: 2 x the multiply-adds of the conv and dense layers."""
+    macs = 0
+    for _i, s, shape, out, _pad in L._walk(layers, "bench"):
+        if s.type == "conv":
+            macs += math.prod(out) * shape[0] * s.filter_size ** 2
+        elif s.type == "dense":
+            macs += math.prod(shape) * s.num_units
+        elif s.type == "residual":
+            c, n, k = shape[0], s.num_filters, s.filter_size
+            hw = out[1] * out[2]
+            macs += hw * n * (c * k * k + n * k * k)
+            if c != n or s.stride != 1:
+                macs += hw * n * c
+    return 2 * macs
+
+
+def mm_ceiling(dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
+    """GFLOP/s of torch.mm of two n x n matrices (the median of timed calls)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.mm(a, b)
+    times, t_end = [], time.perf_counter() + seconds
+    while time.perf_counter() < t_end or len(times) < 3:
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def timed_rate(fn, images: int, seconds: float) -> float:
+    """images/s of fn() (which handles `images` images): the median of timed calls."""
+    fn()
+    times, t_end = [], time.perf_counter() + seconds
+    while time.perf_counter() < t_end or len(times) < 3:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return images / statistics.median(times)
+
+
+def bench_net(name: str, entry: dict, precision: str, seconds: float, ceiling: dict) -> None:
+    layers, batch = entry["layers"], int(entry.get("batch_size", 128))
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    net = nets.build(layers, name)
+    conv = nets.has_conv(net)
+    if conv:
+        net = net.to(memory_format=torch.channels_last)
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (8192, 784), dtype=torch.uint8, generator=gen)
+    y = torch.randint(0, 10, (8192,), generator=gen)
+    Xi = X.view(-1, *L.INPUT_SHAPE)
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    steps = max(1, 2048 // batch)
+    state = {"i": 0}
+
+    def train():
+        net.train()
+        for _ in range(steps):
+            i = state["i"] % (len(X) // batch)
+            state["i"] += 1
+            train_step(net, opt, Xi[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch],
+                       conv, None, gen, precision)
+
+    train_rate = timed_rate(train, steps * batch, seconds)
+
+    est = NetClassifier(layers=layers, device="cpu", precision=precision)
+    est.net_ = net.to(memory_format=torch.contiguous_format).eval()
+    est.classes_ = np.arange(L.N_CLASSES)
+    est.precision_ = precision
+    Xn = X.numpy()
+    new_rate = timed_rate(lambda: est.predict_proba(Xn), len(X), seconds / 2)
+    if conv:
+        net = net.to(memory_format=torch.channels_last)   # the raw net as training has it
+    old_rate = timed_rate(lambda: nets.predict_logits(net, X, device, precision), len(X), seconds / 2)
+
+    fwd = forward_flops(layers)
+    c = ceiling[precision] * 1e9
+
+    def frac(rate, flops):
+        return f"{rate * flops / c:6.1%}"
+
+    print(f"{name:18s} {precision} {torch.get_num_threads()}t  fwd {fwd / 1e6:7.2f} MFLOP  "
+          f"train {train_rate:>8,.0f} img/s ({frac(train_rate, 3 * fwd)} of mm)  "
+          f"infer {new_rate:>8,.0f} img/s ({frac(new_rate, fwd)})  "
+          f"old {old_rate:>8,.0f} img/s  new/old {new_rate / old_rate:4.2f}x  [batch {batch}]",
+          flush=True)
 
 
 def bench_parse(mnist: Path) -> None:
@@ -49,66 +168,49 @@ def bench_parse(mnist: Path) -> None:
         print(f"tables.read: 60,000-row table in {time.perf_counter() - t0:.2f} s")
 
 
-def bench_net(name: str, layers: list, batch: int, device: torch.device, seconds: float) -> None:
-    torch.manual_seed(0)
-    net = nets.build(layers, name).to(device)
-    conv = nets.has_conv(net)
-    if conv:
-        net = net.to(memory_format=torch.channels_last)
-    X = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8, device=device)
-    y = torch.randint(0, 10, (8192,), device=device)
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-
-    def step(i):
-        idx = torch.arange(i * batch, (i + 1) * batch, device=device) % len(X)
-        nets.train_step(net, opt, X[idx], y[idx], conv)
-
-    net.train()
-    for i in range(3):
-        step(i)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        step(n)
-        n += 1
-    sync()
-    train_rate = n * batch / (time.perf_counter() - t0)
-    nets.predict_logits(net, X.view(len(X), -1)[:1024], device)
-    t0 = time.perf_counter()
-    reps = 0
-    while time.perf_counter() - t0 < seconds / 2:
-        nets.predict_logits(net, X.view(len(X), -1), device)
-        reps += 1
-    sync()
-    infer_rate = reps * len(X) / (time.perf_counter() - t0)
-    print(f"{name:16s} {nets.count_params(net):>10,} params  batch {batch:4d}  "
-          f"train {train_rate:>9,.0f} images/s  inference {infer_rate:>9,.0f} images/s  [{device}]")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared/data/mnist")
     ap.add_argument("--nets", default="", help="comma-separated model names (default: every net)")
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seconds", type=float, default=3.0, help="timing per figure")
+    ap.add_argument("--threads", type=int, default=0, help="0: each entry's pinned count")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                    help="auto: fp32, and bf16 too where cpu_bf16() is 'amx'")
+    ap.add_argument("--parse", action="store_true", help="also time reading and parsing MNIST")
+    ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared/data/mnist")
     ap.add_argument("--pipeline", action="store_true", help="also time `dvc repro --force`")
     args = ap.parse_args()
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    if (args.mnist / "t10k-images-idx3-ubyte.gz").exists():
+    print(machine_line())
+    precisions = {"auto": ["fp32"] + (["bf16"] if cpu_bf16() == "amx" else []),
+                  "fp32": ["fp32"], "bf16": ["fp32", "bf16"]}[args.precision]
+    if args.parse and (args.mnist / "t10k-images-idx3-ubyte.gz").exists():
         bench_parse(args.mnist)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     entries = {k: v for k, v in params["models"].items() if v["kind"] == "net"}
     entries["mlp_800"] = {"layers": MLP_800, "batch_size": 128}
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from speedrun import ENTRIES   # until params.yaml holds them
+    for k, v in ENTRIES.items():
+        entries.setdefault(k, v)
     chosen = args.nets.split(",") if args.nets else list(entries)
-    devices = [nets.pick_device(args.device)]
-    if devices[0].type == "cuda":
-        devices.append(torch.device("cpu"))
-    for device in devices:
-        for name in chosen:
-            e = entries[name]
-            bench_net(name, e["layers"], max(int(e.get("batch_size", 128)), 64), device, args.seconds)
+    unknown = [n for n in chosen if n not in entries]
+    if unknown:
+        ap.error(f"--nets: no net entry {', '.join(unknown)} (known: {', '.join(entries)})")
+
+    default_threads = torch.get_num_threads()
+    ceiling = {}
+    for threads in sorted({args.threads or entries[n].get("threads") or default_threads for n in chosen}):
+        torch.set_num_threads(threads)
+        for p in precisions:
+            ceiling[threads, p] = mm_ceiling(DTYPES[p], args.seconds / 2)
+            print(f"ceiling: torch.mm 2048x2048 {p}, {threads} threads: {ceiling[threads, p]:,.0f} GFLOP/s",
+                  flush=True)
+    for name in chosen:
+        threads = args.threads or entries[name].get("threads") or default_threads
+        torch.set_num_threads(threads)
+        for p in precisions:
+            bench_net(name, entries[name], p, args.seconds, {q: ceiling[threads, q] for q in precisions})
+    torch.set_num_threads(default_threads)
     if args.pipeline:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "dvc", "repro", "--force"], cwd=ROOT, check=True)

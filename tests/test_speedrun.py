@@ -1,0 +1,47 @@
+"""The speedrun configurations (params.yaml once they are there, else benchmarks/speedrun.py's
+ENTRIES) are valid entries that build and train on the CPU: one epoch on 512 images."""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import ROOT
+from recipes import config, models, nets
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import speedrun  # noqa: E402
+
+PARAMS_MODELS = yaml.safe_load((ROOT / "params.yaml").read_text()).get("models", {})
+NAMES = [n for n in ("speedrun", "speedrun_995") if n in speedrun.ENTRIES or n in PARAMS_MODELS]
+
+
+def entry(name):
+    e, _source = speedrun.load_entry(name, None)
+    return e
+
+
+def test_speedrun_is_defined():
+    assert "speedrun" in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_entry_is_valid_and_pins_threads_and_precision(name):
+    e = entry(name)
+    config.validate(e, config.NetEntry, f"models.{name}")
+    # its figures hold only with the thread count and precision it was timed with
+    assert e.get("threads") and e.get("precision") in ("fp32", "bf16")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_builds_and_trains_one_epoch_on_512_images(name, mnist_train):
+    X, y = mnist_train
+    e = {**speedrun.hyper(entry(name)), "epochs": 1, "seed": 0, "device": "cpu"}
+    net = nets.build(e["layers"], name)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    model = models.create(name, e).fit(X[:512], y[:512])
+    proba = model.predict_proba(X[512:640])
+    assert proba.shape == (128, 10) and np.isfinite(proba).all()
+    assert model.fit_info_["epochs"] == 1
