@@ -76,7 +76,7 @@ def test_every_layer_and_nonlinearity():
 
 @pytest.mark.parametrize("layers, message", [
     ([{"type": "convv", "num_filters": 3, "filter_size": 3}, OUT],
-     "layers[0].type: unknown layer type 'convv' (known: conv, pool, dense, dropout, batchnorm) (did you mean conv?)"),
+     "layers[0].type: unknown layer type 'convv' (known: conv, pool, dense, dropout, batchnorm, global_pool, residual) (did you mean conv?)"),
     ([{"type": "dense", "num_units": 5, "nonlinearity": "swish"}, OUT], "layers[0].nonlinearity: input should be"),
     ([{"type": "conv", "num_filters": 3, "filter_size": 30}, OUT], "layers[0] (conv): a 30x30 filter does not fit the 28x28 input"),
     ([{"type": "dense", "num_units": 5}, {"type": "conv", "num_filters": 3, "filter_size": 3}, OUT],
