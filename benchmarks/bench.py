@@ -11,14 +11,15 @@ does and the fraction of the same-precision ceiling that makes.
 - training: `recipes.nets.training.train_step` on uint8 batches of the entry's batch size,
   the net channels-last as `NetClassifier.fit` has it.
 - inference, new: `NetClassifier.predict_proba` of an estimator whose `net_` is set (the
-  real path: `inference.prepare` once, then `inference.logits`, batches of 1024);
-  old: `nets.predict_logits` on the raw training net (batches of 4096, no swap). new/old is
-  the ratio of the two in the same run.
-- bf16 figures when `cpu_bf16()` is 'amx' (or `--precision bf16` forces them; `fp32` skips).
+  real path: `inference.prepare` once, then `inference.logits`, batches of 256);
+  old: the path before issue 17 (`old_logits`: the raw training net, batches of 4096, no
+  swap, no folding, torch's pooling). new/old is the ratio of the two in the same run.
+- bf16 figures where `native_bf16` says the CPU runs it natively (AMX or AVX512_BF16), or
+  when `--precision bf16` forces them; `fp32` skips them.
 - threads: each entry's pinned count unless `--threads` says; printed on every line.
 
 Nets are the `kind: net` entries of params.yaml (default: every one) plus `mlp_800`
-(784-800-10) and the speedrun entries of benchmarks/speedrun.py while params.yaml lacks them. Figures vary with what else runs on the machine: say so with them.
+(784-800-10). Figures vary with what else runs on the machine: say so with them.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from recipes import idx, nets, tables  # noqa: E402
 from recipes.nets import NetClassifier  # noqa: E402
 from recipes.nets import layers as L  # noqa: E402
-from recipes.nets.precision import cpu_bf16  # noqa: E402
+from recipes.nets.precision import cpu_bf16, native_bf16  # noqa: E402
 from recipes.nets.training import train_step  # noqa: E402
 from recipes.stages import parse  # noqa: E402
 
@@ -102,6 +103,22 @@ def timed_rate(fn, images: int, seconds: float) -> float:
     return images / statistics.median(times)
 
 
+@torch.no_grad()
+def old_logits(net, X, device, precision):
+    """The inference path before issue 17 ("today's" figure the 4x goal is measured against):
+    the raw training net, batches of 4096, channels-last, autocast."""
+    net.eval()
+    conv = nets.has_conv(net)
+    out = []
+    for xb in X.split(4096):
+        xb = tables.to_unit(xb.to(device)).view(-1, *L.INPUT_SHAPE)
+        if conv:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out.append(net(xb).float())
+    return torch.cat(out)
+
+
 def bench_net(name: str, entry: dict, precision: str, seconds: float, ceiling: dict) -> None:
     layers, batch = entry["layers"], int(entry.get("batch_size", 128))
     device = torch.device("cpu")
@@ -136,7 +153,7 @@ def bench_net(name: str, entry: dict, precision: str, seconds: float, ceiling: d
     new_rate = timed_rate(lambda: est.predict_proba(Xn), len(X), seconds / 2)
     if conv:
         net = net.to(memory_format=torch.channels_last)   # the raw net as training has it
-    old_rate = timed_rate(lambda: nets.predict_logits(net, X, device, precision), len(X), seconds / 2)
+    old_rate = timed_rate(lambda: old_logits(net, X, device, precision), len(X), seconds / 2)
 
     fwd = forward_flops(layers)
     c = ceiling[precision] * 1e9
@@ -174,24 +191,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="timing per figure")
     ap.add_argument("--threads", type=int, default=0, help="0: each entry's pinned count")
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                    help="auto: fp32, and bf16 too where cpu_bf16() is 'amx'")
+                    help="auto: fp32, and bf16 too where the CPU runs it natively")
     ap.add_argument("--parse", action="store_true", help="also time reading and parsing MNIST")
     ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared/data/mnist")
     ap.add_argument("--pipeline", action="store_true", help="also time `dvc repro --force`")
     args = ap.parse_args()
 
     print(machine_line())
-    precisions = {"auto": ["fp32"] + (["bf16"] if cpu_bf16() == "amx" else []),
+    precisions = {"auto": ["fp32"] + (["bf16"] if native_bf16(torch.device("cpu")) else []),
                   "fp32": ["fp32"], "bf16": ["fp32", "bf16"]}[args.precision]
     if args.parse and (args.mnist / "t10k-images-idx3-ubyte.gz").exists():
         bench_parse(args.mnist)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     entries = {k: v for k, v in params["models"].items() if v["kind"] == "net"}
     entries["mlp_800"] = {"layers": MLP_800, "batch_size": 128}
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from speedrun import ENTRIES   # until params.yaml holds them
-    for k, v in ENTRIES.items():
-        entries.setdefault(k, v)
     chosen = args.nets.split(",") if args.nets else list(entries)
     unknown = [n for n in chosen if n not in entries]
     if unknown:

@@ -21,7 +21,7 @@ def caps(monkeypatch, **flags):
 
 
 @pytest.mark.parametrize("flags, chosen", [({"amx_bf16": True, "avx512_bf16": True}, "bf16"),
-                                           ({"avx512_bf16": True}, "fp32"), ({}, "fp32")])
+                                           ({"avx512_bf16": True}, "bf16"), ({}, "fp32")])
 def test_auto_follows_what_the_hardware_reports(monkeypatch, flags, chosen):
     caps(monkeypatch, **flags)
     assert precision.resolve("auto", CPU) == chosen
@@ -59,10 +59,55 @@ def test_the_inference_path_is_exact(slice2000):
     net = L.build(layers).eval()
     fast = inference.prepare(net, CPU)
     kinds = [type(m).__name__ for m in fast]
-    assert kinds[:3] == ["Conv2d", "MaxPool2d", "Tanh"]          # pooled before the activation
+    assert kinds[:3] == ["Conv2d", "Pool2x2", "Tanh"]            # pooled before the activation
     assert kinds[3:6] == ["Conv2d", "ReLU", "AvgPool2d"]         # an average does not commute
     x = torch.from_numpy(Xt[:700])
     with torch.no_grad():
         slow = net(x.float().div(255).view(-1, 1, 28, 28))
     assert torch.allclose(inference.logits(fast, x, CPU), slow, atol=1e-5)
     assert [type(m).__name__ for m in net][:3] == ["Conv2d", "Tanh", "MaxPool2d"]  # left as it was
+
+
+def test_batchnorm_is_folded_or_pooled_past_and_the_logits_stay(slice2000):
+    """A batchnorm after a conv is folded into it; one after a ReLU, with positive scales,
+    runs after the pool; with a negative scale it stays before it (a max does not commute
+    with a decreasing map)."""
+    (X, _), _, (Xt, _) = slice2000
+    layers = [{"type": "conv", "num_filters": 6, "filter_size": 5, "nonlinearity": "linear"},
+              {"type": "batchnorm"}, {"type": "pool"},
+              {"type": "conv", "num_filters": 8, "filter_size": 3, "nonlinearity": "relu"},
+              {"type": "batchnorm"}, {"type": "pool"},
+              {"type": "dense", "num_units": 16, "nonlinearity": "linear"}, {"type": "batchnorm"},
+              {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]
+    torch.manual_seed(0)
+    net = L.build(layers)
+    with torch.no_grad():  # statistics and scales as training would leave them
+        for m in net:
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    net.eval()
+    x = torch.from_numpy(Xt[:300])
+    with torch.no_grad():
+        slow = net(x.float().div(255).view(-1, 1, 28, 28))
+    fast = inference.prepare(net, CPU)
+    kinds = [type(m).__name__ for m in fast]
+    assert kinds[:2] == ["Conv2d", "Pool2x2"]                        # the first batchnorm folded
+    assert kinds[2:6] == ["Conv2d", "Pool2x2", "ReLU", "BatchNorm2d"]  # pool first, then both
+    assert "BatchNorm1d" not in kinds                                  # folded into its dense
+    assert torch.allclose(inference.logits(fast, x, CPU), slow, atol=1e-4)
+    with torch.no_grad():
+        net[5].weight[0] = -1.0                                        # one decreasing channel
+        slow = net(x.float().div(255).view(-1, 1, 28, 28))
+    kinds = [type(m).__name__ for m in inference.prepare(net, CPU)]
+    assert kinds[2:6] == ["Conv2d", "ReLU", "BatchNorm2d", "Pool2x2"]
+    assert torch.allclose(inference.logits(inference.prepare(net, CPU), x, CPU), slow, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [24, 13, 8])
+def test_pool2x2_is_max_pooling(size):
+    x = torch.randn(5, 7, size, size + 1).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(inference.Pool2x2()(x), torch.nn.MaxPool2d(2)(x))
+    assert torch.equal(inference.Pool2x2()(x.contiguous()), torch.nn.MaxPool2d(2)(x))

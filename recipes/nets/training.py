@@ -25,10 +25,9 @@ from tqdm import tqdm
 
 from recipes import tables
 from recipes.errors import UserError
-from recipes.nets.layers import INPUT_SHAPE, N_CLASSES, has_conv
+from recipes.nets import inference
+from recipes.nets.layers import INPUT_SHAPE, has_conv
 from recipes.nets.precision import autocast
-
-EVAL_BATCH = 4096
 
 # callback(row, predict): row is one epoch's figures; predict(X uint8 [N, 784]) -> labels of
 # the weights just trained (None while a resumed run replays the rows of before)
@@ -73,20 +72,11 @@ def make_schedule(opt, cfg, steps_per_epoch: int):
         cycle_momentum=cycles)
 
 
-@torch.no_grad()
 def predict_logits(net: nn.Module, X: torch.Tensor, device: torch.device,
                    precision: str = "fp32") -> torch.Tensor:
-    """Logits of the net as it trains (validation, the epoch's test figure)."""
-    net.eval()
-    conv = has_conv(net)
-    out = []
-    for xb in X.split(EVAL_BATCH):
-        xb = tables.to_unit(xb.to(device, non_blocking=True)).view(-1, *INPUT_SHAPE)
-        if conv:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with autocast(device, precision):
-            out.append(net(xb).float())
-    return torch.cat(out) if out else torch.empty(0, N_CLASSES, device=device)
+    """Logits of the net as it trains (validation, the epoch's test figure), through the
+    inference path every trained model uses."""
+    return inference.logits(inference.prepare(net, device), X, device, precision)
 
 
 def accuracy(net, X: torch.Tensor, y: torch.Tensor, device, precision: str = "fp32") -> float:
