@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recipes.errors import UserError
 
@@ -139,9 +139,22 @@ class Affine(Strict):
         return v
 
 
+class Strokes(Strict):
+    """Stroke-width variation (recipes.handwriting.strokes): probabilities per image."""
+    thicker: Annotated[float, Field(ge=0, le=1)] = 0.3
+    thinner: Annotated[float, Field(ge=0, le=1)] = 0.15
+
+    @model_validator(mode="after")
+    def _at_most_one(self):
+        if self.thicker + self.thinner > 1:
+            raise ValueError(f"thicker + thinner must be at most 1, got {self.thicker} + {self.thinner}")
+        return self
+
+
 class Augment(Strict):
     elastic: Elastic | None = None
     affine: Affine | None = None
+    strokes: Strokes | None = None   # after the elastic/affine moves
 
 
 # ---- hyperparameters of each kind: the estimators' signatures, with types and ranges ---

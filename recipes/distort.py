@@ -101,13 +101,19 @@ def check_affine(cfg, where: str = "affine") -> dict:
     }
 
 
-CHECKS = {"elastic": check_elastic, "affine": check_affine}
+def check_strokes(cfg, where: str = "strokes") -> dict:
+    from recipes.handwriting import strokes
+    return strokes.check(cfg, where)
+
+
+CHECKS = {"elastic": check_elastic, "affine": check_affine, "strokes": check_strokes}
 
 
 def check(cfg, where: str) -> dict:
-    """A distortion config `{elastic: {...}, affine: {...}}` (either may be left out), checked."""
+    """A distortion config `{elastic: {...}, affine: {...}, strokes: {...}}` (any may be left
+    out), checked."""
     if not isinstance(cfg, dict) or not cfg:
-        raise UserError(f"{where}: expected a mapping with elastic and/or affine, got {cfg!r}")
+        raise UserError(f"{where}: expected a mapping with elastic, affine and/or strokes, got {cfg!r}")
     unknown = set(cfg) - set(CHECKS)
     if unknown:
         raise UserError(f"{where}: unknown key {', '.join(sorted(map(str, unknown)))} "
@@ -322,12 +328,21 @@ Augmenter = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 def batch_augmenter(cfg: dict, where: str) -> Augmenter:
     """`f(xb, gen) -> xb`: fresh distortions of every training batch (see recipes.nets).
 
-    `cfg` is `{elastic: {alpha, sigma}, affine: {degrees, scale, shear, translate}}`, either
-    part optional; a bad value raises UserError naming `where.<part>.<key>`.
+    `cfg` is `{elastic: {alpha, sigma}, affine: {degrees, scale, shear, translate},
+    strokes: {thicker, thinner}}`, any part optional; a bad value raises UserError naming
+    `where.<part>.<key>`. `strokes` (recipes.handwriting.strokes: a bolder or finer pen)
+    comes after the elastic/affine moves, drawn from the same generator.
     """
     cfg = check(cfg, where)
+    moves = cfg.get("elastic") or cfg.get("affine")
+    vary = None
+    if "strokes" in cfg:
+        from recipes.handwriting import strokes
+        vary = strokes.augmenter(cfg["strokes"], f"{where}.strokes")
 
     def augment(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return _transform(xb, gen, cfg.get("elastic"), cfg.get("affine"))
+        if moves:
+            xb = _transform(xb, gen, cfg.get("elastic"), cfg.get("affine"))
+        return vary(xb, gen) if vary is not None else xb
 
     return augment

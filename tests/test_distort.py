@@ -140,6 +140,9 @@ def test_distorted_digits_still_read_as_their_label(digits):
     ({"affine": {"translate": -2}}, r"^m\.augment\.affine\.translate: "),
     ({"affine": {"degrees": True}}, r"^m\.augment\.affine\.degrees: "),
     ({}, r"^m\.augment: expected a mapping"),
+    ({"strokes": {"thicker": 1.5}}, r"^m\.augment\.strokes: thicker \+ thinner must be at most 1"),
+    ({"strokes": {"thicker": -0.1}}, r"^m\.augment\.strokes\.thicker: must be a probability"),
+    ({"strokes": {"bolder": 0.3}}, r"^m\.augment\.strokes: expected \{thicker: P, thinner: P\}"),
 ])
 def test_bad_augment_params_name_the_param(cfg, message):
     with pytest.raises(UserError, match=message):
@@ -202,6 +205,36 @@ def test_training_with_augment_runs_end_to_end(digits, tmp_path):
     bad = NetClassifier(layers=layers, epochs=1, device="cpu", augment={"elastic": {"sigma": -1}})
     with pytest.raises(UserError, match=r"^NetClassifier: augment\.elastic\.sigma: "):
         bad.fit(X, y)
+
+
+def test_strokes_augment_thickens_or_thins_after_the_moves(digits):
+    """`augment: {strokes: ...}`: the stroke-width variation chained after elastic/affine."""
+    x = unit(digits[0][:128])
+    ink = lambda t: float((t > 0.5).float().mean())
+    bold = distort.batch_augmenter({"strokes": {"thicker": 1.0, "thinner": 0.0}}, "m.augment")
+    fine = distort.batch_augmenter({"strokes": {"thicker": 0.0, "thinner": 1.0}}, "m.augment")
+    assert ink(bold(x, torch.Generator().manual_seed(0))) > ink(x) > ink(fine(x, torch.Generator().manual_seed(0)))
+    none = distort.batch_augmenter({"strokes": {"thicker": 0.0, "thinner": 0.0}}, "m.augment")
+    assert torch.equal(none(x, torch.Generator().manual_seed(0)), x)
+    both = {"affine": {"degrees": 10}, "strokes": {"thicker": 0.5}}
+    a = distort.batch_augmenter(both, "m.augment")(x, torch.Generator().manual_seed(1))
+    b = distort.batch_augmenter(both, "m.augment")(x, torch.Generator().manual_seed(1))
+    moved = distort.batch_augmenter({"affine": {"degrees": 10}}, "m.augment")(x, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and not torch.equal(a, moved)  # seeded, and more than the moves
+
+
+def test_a_net_entry_takes_augment_strokes(digits):
+    from recipes import config, models
+    entry = {"kind": "net", "epochs": 1, "batch_size": 64, "device": "cpu", "threads": 1,
+             "layers": [{"type": "dense", "num_units": 10, "nonlinearity": "softmax"}],
+             "augment": {"affine": {"degrees": 5}, "strokes": {"thicker": 0.3, "thinner": 0.15}}}
+    net = models.create("m", entry).fit(digits[0][:256], digits[1][:256])
+    assert net.augment["strokes"] == {"thicker": 0.3, "thinner": 0.15} and len(net.history_) == 1
+    with pytest.raises(UserError, match=r"^models\.m: augment\.strokes\.thicker: "):
+        models.create("m", {**entry, "augment": {"strokes": {"thicker": 2}}})
+    from conftest import ROOT
+    params = config.load(ROOT / "params.yaml")
+    assert params.models["photo_cnn"].augment.strokes is not None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -91,7 +91,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         if L.has_conv(net):
             net = net.to(memory_format=torch.channels_last)
         augment = None
-        if cfg.augment is not None and (cfg.augment.elastic or cfg.augment.affine):
+        if cfg.augment is not None and (cfg.augment.elastic or cfg.augment.affine or cfg.augment.strokes):
             from recipes import distort
             augment = distort.batch_augmenter(cfg.augment.model_dump(exclude_none=True), "augment")
 
