@@ -73,7 +73,10 @@ class Dropout(Strict):
 
 
 class Batchnorm(Strict):
+    """Batch normalisation of the layer before, then `nonlinearity` (as Lasagne's
+    `batch_norm(layer)` moves the layer's nonlinearity after the normalisation)."""
     type: Literal["batchnorm"]
+    nonlinearity: Literal["sigmoid", "tanh", "relu", "linear"] = "linear"
 
 
 class GlobalPool(Strict):

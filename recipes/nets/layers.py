@@ -130,7 +130,7 @@ def build(layers, where: str = "NetClassifier") -> nn.Sequential:
         elif s.type == "global_pool":
             pool = nn.AdaptiveAvgPool2d(1) if s.mode == "avg" else nn.AdaptiveMaxPool2d(1)
             mods.append(nn.Sequential(pool, nn.Flatten()))
-        if s.type in ("conv", "dense") and s.nonlinearity in ACTIVATIONS:
+        if s.type in ("conv", "dense", "batchnorm") and s.nonlinearity in ACTIVATIONS:
             mods.append(ACTIVATIONS[s.nonlinearity]())
     return nn.Sequential(*mods)
 
