@@ -5,17 +5,20 @@
 
 Starts `python -m recipes.serve` on a free loopback port, then for each load: one client
 (latency alone) and --clients concurrent clients (throughput), each sending requests back
-to back for the time given, on keep-alive connections:
+to back for the time given, on keep-alive connections (raw sockets, all driven by one
+thread of this process, so that the load costs the shared cores little):
 
     png        a drawn digit (an MNIST test digit as the page's pad sends it: 280x280 PNG)
     pixels     one MNIST image as JSON to /predict/pixels
     batch      --batch images as JSON to /predict/pixels (one forward pass)
 
-and prints requests/s, images/s, p50 and p99 latency and errors, after in-process figures
-for one image: `predict_proba`, the server's forward pass, and the whole photo path. Stops
-the server itself. Goals (issue 19, 2-core CPU, network3_2conv): p50 <= 10 ms for one drawn
+and prints requests/s, images/s, p50 and p99 latency, errors, and the CPU time per request
+of the server and of the clients, after in-process figures for one image: `predict_proba`,
+the server's forward pass, and the whole photo path. Stops the server itself. Goals (issue 19, 2-core CPU, network3_2conv): p50 <= 10 ms for one drawn
 digit, zero errors, and single-image throughput at least half the in-process rate.
 The clients run in this process, on the same cores as the server: the figures are a floor.
+The server gathers concurrent single-image requests into one forward pass (recipes.serve's
+Batcher); the in-process figure is one image a call, as a program would call it.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import http.client
 import io
 import json
 import os
+import selectors
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -114,6 +117,14 @@ class Server:
                 time.sleep(0.2)
         raise UserError("the server did not answer /health within 120 s")
 
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system, all its threads; Linux)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+
     def __exit__(self, *exc):
         self.proc.terminate()
         try:
@@ -123,46 +134,102 @@ class Server:
             self.proc.wait()
 
 
+class Conn:
+    """One keep-alive connection on a raw socket: requests written as prepared bytes, answers
+    read by their Content-Length (the server always sends one). Cheaper than http.client,
+    which matters: the clients share the cores with the server."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.open()
+
+    def open(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def reopen(self) -> None:
+        self.sock.close()
+        self.open()
+
+    def answer(self) -> tuple[int, bytes] | None:
+        """(status, body) once a whole answer is in the buffer, else None (read more)."""
+        head_end = self.buf.find(b"\r\n\r\n")
+        if head_end < 0:
+            return None
+        head = self.buf[:head_end].decode("latin-1").split("\r\n")
+        length = next((int(h.split(":", 1)[1]) for h in head[1:]
+                       if h.lower().startswith("content-length:")), None)
+        if length is None:
+            raise ValueError("an answer without Content-Length")
+        end = head_end + 4 + length
+        if len(self.buf) < end:
+            return None
+        body, self.buf = self.buf[head_end + 4:end], self.buf[end:]
+        return int(head[0].split()[1]), body
+
+
+def prepare(requests: list[tuple[str, bytes, str, object]]) -> list[tuple[bytes, object]]:
+    return [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+             f"Content-Length: {len(body)}\r\n\r\n".encode() + body, want)
+            for path, body, ctype, want in requests]
+
+
 def load(port: int, requests: list[tuple[str, bytes, str, object]], clients: int,
          seconds: float) -> dict:
-    """`clients` threads sending requests back to back for `seconds`; each answer checked."""
-    lat: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    start = threading.Barrier(clients + 1)
-    stop = [0.0]
+    """`clients` keep-alive connections, each sending its next request as soon as the last
+    answer is in, for `seconds`; every answer checked. One thread drives them all (a
+    selector): the load generator's own cost stays small on the cores it shares."""
+    reqs = prepare(requests)
+    conns = [Conn(port) for _ in range(clients)]
+    sel = selectors.DefaultSelector()
+    state = {}  # conn -> (index of its request, time sent)
+    lat, errors = [], 0
 
-    def client(k: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        start.wait()
-        i = k
-        while time.perf_counter() < stop[0]:
-            path, body, ctype, want = requests[i % len(requests)]
-            i += 1
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", path, body, {"Content-Type": ctype})
-                res = conn.getresponse()
-                answer = res.read()
-                ok = res.status == 200 and json.loads(answer)["digits"] == want
-            except (OSError, http.client.HTTPException, ValueError, KeyError):
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            lat[k].append(time.perf_counter() - t0)
-            errors[k] += not ok
-        conn.close()
+    def send(c: Conn, i: int) -> None:
+        state[c] = (i, time.perf_counter())
+        c.sock.sendall(reqs[i % len(reqs)][0])
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    stop[0] = time.perf_counter() + seconds
     t0 = time.perf_counter()
-    start.wait()
-    for t in threads:
-        t.join()
+    stop = t0 + seconds
+    for k, c in enumerate(conns):
+        sel.register(c.sock, selectors.EVENT_READ, c)
+        send(c, k)
+    while state:
+        events = sel.select(timeout=60)
+        if not events:
+            raise UserError("no answer from the server for 60 s")
+        for key, _ in events:
+            c = key.data
+            i, sent = state[c]
+            try:
+                data = c.sock.recv(1 << 16)
+                if not data:
+                    raise ConnectionError("closed by the server")
+                c.buf += data
+                got = c.answer()
+                if got is None:
+                    continue
+                status, body = got
+                ok = status == 200 and json.loads(body)["digits"] == reqs[i % len(reqs)][1]
+            except (OSError, ValueError, KeyError):
+                ok = False
+                sel.unregister(c.sock)
+                c.reopen()
+                sel.register(c.sock, selectors.EVENT_READ, c)
+            now = time.perf_counter()
+            lat.append(now - sent)
+            errors += not ok
+            if now < stop:
+                send(c, i + clients)
+            else:
+                del state[c]
     wall = time.perf_counter() - t0
-    all_lat = np.concatenate([np.array(x) for x in lat]) if any(lat) else np.zeros(1)
-    return {"requests": len(all_lat), "rps": len(all_lat) / wall, "errors": sum(errors),
+    for c in conns:
+        sel.unregister(c.sock)
+        c.sock.close()
+    all_lat = np.array(lat) if lat else np.zeros(1)
+    return {"requests": len(lat), "rps": len(lat) / wall, "errors": errors,
             "p50": np.percentile(all_lat, 50) * 1e3, "p99": np.percentile(all_lat, 99) * 1e3}
 
 
@@ -175,6 +242,7 @@ def main(argv=None) -> None:
     ap.add_argument("--latency-seconds", type=float, default=5, help="each one-client load")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--mnist", type=Path, help="folder of the MNIST IDX files")
+    ap.add_argument("--loads", default="png,pixels,batch", help="which loads (default: %(default)s)")
     args = ap.parse_args(argv)
     if args.model not in models.trained(args.models_dir):
         raise UserError(f"model {args.model!r} is not trained in {args.models_dir}/ "
@@ -213,19 +281,27 @@ def main(argv=None) -> None:
             {"pixels": np.roll(X, -k * args.batch, 0)[:args.batch].tolist()}).encode(),
             "application/json", np.roll(want, -k * args.batch)[:args.batch].tolist()) for k in range(4)],
     }
-    print(f"\nserver on loopback; the clients in this process, on the same cores:")
+    print("\nserver on loopback; the clients in this process, one thread, on the same cores "
+          "(server, clients: CPU ms per request):")
     print(f"  {'load':14s} {'clients':>7s} {'requests':>9s} {'req/s':>8s} {'images/s':>9s} "
-          f"{'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}")
+          f"{'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s} {'server':>9s} {'clients':>9s}")
     results = {}
     with Server(args.model, args.models_dir) as server:
         for name, reqs in loads.items():
+            if name.split()[0] not in args.loads.split(","):
+                continue
             per = args.batch if name.startswith("batch") else 1
             for clients in ([1, args.clients] if per == 1 else [args.clients]):
                 secs = args.latency_seconds if clients == 1 else args.seconds
+                cpu0, own0 = server.cpu_seconds(), time.process_time()
                 r = results[name, clients] = load(server.port, reqs, clients, secs)
+                cpu = (server.cpu_seconds() - cpu0) / r["requests"] * 1e3
+                own = (time.process_time() - own0) / r["requests"] * 1e3
                 print(f"  {name:14s} {clients:7d} {r['requests']:9d} {r['rps']:8.0f} "
-                      f"{r['rps'] * per:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d}",
-                      flush=True)
+                      f"{r['rps'] * per:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d}"
+                      f" {cpu:9.3f} {own:9.3f}", flush=True)
+    if not {("png", 1), ("pixels", 1), ("pixels", args.clients)} <= results.keys():
+        return
     p50 = results["png", 1]["p50"]
     errors = sum(r["errors"] for r in results.values())
     rate = max(results["pixels", 1]["rps"], results["pixels", args.clients]["rps"])

@@ -389,6 +389,37 @@ def test_concurrent_requests_stay_correct(project, right, mnist_test):
             assert img["digits"] == str(d) and px["digits"] == [d]
 
 
+def test_concurrent_single_images_share_a_forward_pass(project, monkeypatch, mnist_test):
+    """Requests that arrive while a forward pass runs are the next pass, together; each
+    answer is its own image's, and nothing waits for a batch to fill."""
+    import httpx
+    calls, fast = [], serve.fast_proba
+
+    def slow(model):  # a forward pass long enough for the other requests to queue behind it
+        proba = fast(model)
+        return lambda X: calls.append(len(X)) or time.sleep(0.05) or proba(X)
+
+    monkeypatch.setattr(serve, "fast_proba", slow)
+    Xt, _ = mnist_test
+    want = models.load(project / "models" / "t").predict_proba(Xt[:12])
+    with running(serve.create_app(project / "models", model="t")) as url:
+        t0 = time.perf_counter()
+        alone = httpx.post(url + "/predict/pixels", json={"pixels": Xt[0].tolist()}, timeout=30)
+        assert alone.status_code == 200 and time.perf_counter() - t0 < 2
+        calls.clear()
+
+        def ask(k):
+            with httpx.Client(base_url=url, timeout=60) as c:
+                return k, c.post("/predict/pixels", json={"pixels": Xt[k].tolist()}).json()
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(ask, range(12)))
+    assert sum(calls) == 12 and len(calls) < 12, calls  # batched, every image once
+    for k, a in answers:
+        assert a["digits"] == [int(want[k].argmax())]
+        assert np.allclose(a["probabilities"], want[k:k + 1], atol=1e-5)
+
+
 def test_the_server_writes_nothing_to_the_project(project, client, right, mnist_test):
     def tree():
         return sorted((str(p), p.stat().st_mtime_ns) for p in project.rglob("*"))
