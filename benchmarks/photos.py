@@ -1,6 +1,7 @@
 """Train the photo-model candidates and score them on the photo benchmark's pages.
 
     OMP_NUM_THREADS=1 python benchmarks/photos.py train NAME [--epochs N]   # -> data/photo_models/NAME/
+                                              # (photo_cnn also -> models/photo_cnn/, the reader's default)
     python benchmarks/photos.py score NAME... [--pages data/photos_dev]   # exact / digit rates
 
 `photo_cnn` is params.yaml's entry of that name, as `recipes.config.resolve` gives it; every
@@ -66,6 +67,8 @@ def train(name: str, epochs: int | None) -> None:
     t = time.time()
     m = models.create(name, e).fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
     models.save(m, OUT / name, name)
+    if name == "photo_cnn":  # where the reader looks for its default model (recipes.handwriting.read)
+        models.save(m, ROOT / "models" / name, name)
     info = {"name": name, "entry": e, "seconds": round(time.time() - t),
             "val_acc": float((m.predict(X[va]) == y[va]).mean())}
     (OUT / name / "candidate.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -28,9 +28,12 @@ WORK_MAX = 1000      # working copy: a larger photo is scaled down to this longe
 WORK_MIN = 256       # ...a smaller crop scaled up to this one, so that masks come out smooth
 BG_SIDE = 128        # the paper is estimated at this resolution (light varies slowly)...
 BG_COARSE = 48       # ...from a first median at this one...
-BG_SMOOTH = 10       # ...then the paper round the ink, smoothed over 1/this of the page
+BG_SMOOTH = 10       # ...then the paper round the ink, smoothed over 1/this of the page,
+OPEN_SIDE = 0.1      # ...and never below its grey opening over this fraction of the page...
+SHARP_EDGE = 0.05    # ...unless that opening has a sharp edge (a solid object, not a shadow)
 OFF_PAPER = 0.3      # light this much darker than the paper's...
-OFF_PAPER_AREA = 0.01  # ...over this much of the photo, at its edge: a desk, a phone, not paper
+OFF_PAPER_AREA = 0.01  # ...over this much of the photo, at its edge: a desk, a phone, not paper...
+OFF_PAPER_ALONG = 0.25  # ...or along this fraction of the frame's shorter side (a thin strip of desk)
 SHEET_RING = 0.9     # a border this much darker than the rest: a sheet lying on a desk...
 SHEET_MIN = 0.2      # ...when the light region covers this much of the photo...
 SHEET_SOLID = 0.85   # ...and this much of its own box (a page, not a light digit)
@@ -180,6 +183,19 @@ def background(f: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
     num = ndi.gaussian_filter(small * paper, sigma, mode="nearest")
     den = ndi.gaussian_filter(paper.astype(np.float32), sigma, mode="nearest")
     bg = np.where(den > 0.05, num / np.maximum(den, 1e-6), bg)
+    # a shadow's core is no ink: the paper is never taken for lighter than a grey opening
+    # wider than any stroke says it is there (the paper's tone follows a shadow; ink does not)
+    # (a shadow's edge is soft; a cup's or a phone's is sharp: what is lifted there stays ink)
+    k = max(3, round(OPEN_SIDE * max(small.shape))) | 1
+    opened = ndi.grey_opening(small, size=k, mode="nearest")
+    floor = ndi.gaussian_filter(opened, k / 4, mode="nearest")
+    lifted, n = ndi.label(floor > bg + MIN_INK / 2)
+    if n:
+        sharp = np.abs(opened - ndi.gaussian_filter(opened, 1.5, mode="nearest")) > SHARP_EDGE
+        solid = np.zeros(n + 1, bool)
+        solid[np.unique(lifted[sharp & (lifted > 0)])] = True
+        solid[0] = True
+        bg = np.where(solid[lifted], bg, np.maximum(bg, floor))
     return resize(bg, f.shape)
 
 
@@ -244,6 +260,10 @@ def off_paper(gray: np.ndarray) -> np.ndarray:
     edge = np.unique(np.r_[lab[0], lab[-1], lab[:, 0], lab[:, -1]])
     big = np.zeros(n + 1, bool)
     big[edge] = areas[edge] >= OFF_PAPER_AREA * small.size  # at the frame, and large: no ink
+    # or running along the frame, however thin: the desk beside a sheet in perspective
+    ring = np.r_[lab[0], lab[-1], lab[:, 0], lab[:, -1]]
+    along = np.bincount(ring, minlength=n + 1)
+    big |= along >= OFF_PAPER_ALONG * min(small.shape)
     big[0] = False
     off = ndi.binary_dilation(big[lab], iterations=3)
     return resize(off.astype(np.float32), gray.shape) > 0.5

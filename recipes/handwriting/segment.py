@@ -46,6 +46,8 @@ STROKE_LIKE = 0.3    # a digit's stroke is at most this fraction of its height..
 LINE_LIKE = 2.5      # ...and it is at most this many times wider than tall
 SPECK = 0.12         # a component whose longer side is below this x typical height: a speck
 BLOB = 2.5           # a stroke this many times the page's typical stroke: a solid blob...
+SOLID = 0.4          # a stroke this fraction of a mark's longer side: solid, whatever the pen...
+SOLID_PX = 40        # ...if it is this many pixels long (a small mark's stroke is overestimated)
 HAIRLINE = 0.35      # ...this fraction of it: a hairline (a sheet's edge, a faint rule)
 TALL = 2.2           # this many times the typical height: not a digit (a box, an object)
 BORDER_BIG = 1.5     # touching the frame and this many times the typical size: clutter
@@ -72,10 +74,16 @@ WAIST = 1.6          # a cut crosses at most this many strokes' worth of ink
 MAX_CUTS = 6         # candidate cuts per group
 PART_MIN = 0.12      # a part narrower than this x typical height is no digit
 CUT_COST = 3.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
-WIDE_COST = 3.0      # log-probability lost by a part wider than WIDE
+WIDE_COST = 3.0      # log-probability lost by a part wider than WIDE...
+WIDE_SLOPE = 10.0    # ...and this much more per typical height it is wider still
+SHORT_PART = 0.6     # a part cut off shorter than this x its group's height (a digit's tail)...
+SHORT_COST = 3.0     # ...costs this much
 CLEAN_WAIST = 1.2    # a cut crossing at most this many strokes...
 FULL = 0.75          # ...beside a part this tall (x the group's height) is a clean cut...
 CLEAN_COST = 0.5     # ...and costs only this much
+BROKEN_GAP = 0.08    # neighbours this close (x typical height)...
+BROKEN_THIN = 0.45   # ...one narrower than this or shorter than PIECE...
+MERGE_GAIN = 0.25    # ...are one broken digit when read together better by this log-probability
 
 
 @dataclass
@@ -195,6 +203,8 @@ def judge(boxes, areas, strokes, border, ref: float) -> list:
             reasons.append("a sliver along the edge of the frame (the sheet's edge, a shadow)")
         elif strokes[k] > BLOB * pen and h[k] > 0.3 * ref:
             reasons.append(f"solid blob (stroke {strokes[k]:.0f} px, the pen's {pen:.0f})")
+        elif strokes[k] > SOLID * max(h[k], w[k]) and max(h[k], w[k]) >= max(SOLID_PX, 0.3 * ref):
+            reasons.append(f"solid blob (stroke {strokes[k]:.0f} px of {max(h[k], w[k])} px)")
         elif strokes[k] < HAIRLINE * pen and max(h[k], w[k]) > 0.3 * ref:
             reasons.append(f"a hairline (stroke {strokes[k]:.1f} px, the pen's {pen:.0f})")
         elif h[k] > TALL * ref:
@@ -408,12 +418,13 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
             if (i, j) not in logp or best[i] == -np.inf:
                 continue
             m = masks[(i, j)]
-            wide = _width(m) > WIDE * ref
             cost = 0.0
             if i:  # a cut through one stroke between two full-height parts: "11", "77"
                 clean = crossed[i - 1] <= CLEAN_WAIST and _height(m) >= FULL * region.shape[0]
                 cost = CLEAN_COST if clean else CUT_COST
-            score = best[i] + logp[(i, j)] - cost - (WIDE_COST if wide else 0.0)
+            if (i, j) != (0, n - 1) and _height(m) < SHORT_PART * region.shape[0]:
+                cost += SHORT_COST
+            score = best[i] + logp[(i, j)] - cost - wide_cost(_width(m), ref)
             if score > best[j]:
                 best[j], back[j] = score, i
     if best[-1] == -np.inf:
@@ -423,6 +434,14 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
         idx.append(back[idx[-1]])
     idx = idx[::-1]
     return [masks[(a, b)] for a, b in zip(idx, idx[1:])]
+
+
+def wide_cost(width: float, ref: float) -> float:
+    """Log-probability lost by reading a part `width` pixels wide as one digit: nothing up
+    to WIDE x the typical height, then WIDE_COST and WIDE_SLOPE per typical height more
+    (two digits side by side are about 1.3 x as wide as tall; one is rarely over 1)."""
+    over = width / ref - WIDE
+    return 0.0 if over <= 0 else WIDE_COST + WIDE_SLOPE * over
 
 
 def _crop_cols(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -447,6 +466,47 @@ def _height(mask: np.ndarray) -> int:
 def _width(mask: np.ndarray) -> int:
     cols = np.flatnonzero(mask.any(0))
     return int(cols[-1] - cols[0] + 1) if len(cols) else 0
+
+
+def _union(a, b):
+    """Two (y0, x0, mask) digits as one."""
+    y0, x0 = min(a[0], b[0]), min(a[1], b[1])
+    y1 = max(a[0] + a[2].shape[0], b[0] + b[2].shape[0])
+    x1 = max(a[1] + a[2].shape[1], b[1] + b[2].shape[1])
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    for y, x, p in (a, b):
+        m[y - y0:y - y0 + p.shape[0], x - x0:x - x0 + p.shape[1]] |= p
+    return y0, x0, m
+
+
+def merge_broken(digits: list, source: list, ref: float, read: Callable) -> list:
+    """Neighbours of a line that are two pieces of one broken digit, merged: they come from
+    different groups, nearly touch, one of them is thin or short, together they are no
+    wider than a digit can be, and the classifier reads them together better by MERGE_GAIN."""
+    digits, source = list(digits), list(source)
+    k = 0
+    while k < len(digits) - 1:
+        a, b = digits[k], digits[k + 1]
+        gap = b[1] - (a[1] + a[2].shape[1])
+        piece = min(a[2].shape[1], b[2].shape[1]) < BROKEN_THIN * ref \
+            or min(a[2].shape[0], b[2].shape[0]) < PIECE * ref
+        u = _union(a, b)
+        if source[k] == source[k + 1] or gap > BROKEN_GAP * ref or not piece \
+                or u[2].shape[1] > WIDE * ref or u[2].shape[0] > MERGE_TALL * ref:
+            k += 1
+            continue
+        y0, x0, m = u
+        pa = np.zeros_like(m)
+        pa[a[0] - y0:a[0] - y0 + a[2].shape[0], a[1] - x0:a[1] - x0 + a[2].shape[1]] = a[2]
+        pb = np.zeros_like(m)
+        pb[b[0] - y0:b[0] - y0 + b[2].shape[0], b[1] - x0:b[1] - x0 + b[2].shape[1]] = b[2]
+        la, lb, lm = read([pa, pb, m], y0, x0)
+        if lm - (la + lb) > MERGE_GAIN:
+            digits[k:k + 2] = [u]
+            source[k:k + 2] = [source[k]]
+        else:
+            k += 1
+    return digits
 
 
 # ---- the whole page ------------------------------------------------------------------
@@ -513,7 +573,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     groups = [g for g, s in zip(groups, small) if not s]
     gboxes = gboxes[~small]
     for line in lines_of(gboxes):
-        digits = []
+        digits, source = [], []
         for k in line:
             x0, y0, x1, y1 = gboxes[k]
             region = np.isin(lab[y0:y1, x0:x1], groups[k] + 1)
@@ -525,6 +585,9 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
                         continue
                     digits.append((int(y0 + rows[0]), int(x0 + cols[0]),
                                    part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+                    source.append(k)
+        if read is not None and len(digits) > 1:
+            digits = merge_broken(digits, source, ref, read)
         if digits:
             out.lines.append(digits)
     return out

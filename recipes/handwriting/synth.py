@@ -37,6 +37,7 @@ MNIST_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mn
 VARIANT_SHARE = 0.15   # of the 1, 2, 4, 7 and 9 drawn as a shape MNIST rarely has
 TOUCH_SHARE = 0.12     # of neighbouring digits placed so that they touch
 NONE_SHARE = 0.05      # of pages with no digit
+MARGIN = 0.05          # a line of digits keeps this fraction of the sheet free each side (perspective moves corners by 3.5%)
 
 # pen-drawn variants: polylines in a box 0..0.7 wide, 0..1 tall (y down)
 def _loop(cx, cy, rx, ry, start=0.0, turns=1.0, n=16):
@@ -159,6 +160,16 @@ def write_line(labels: list[int], h: int, digits: Digits, rng, tags: set) -> tup
     return line, spans
 
 
+def fit_line(line: np.ndarray, H: int, W: int) -> np.ndarray:
+    """A line of ink that would not fit a H x W sheet within its margins, written smaller:
+    a digit cut off by the sheet's edge is no longer the number the label says."""
+    lh, lw = line.shape
+    room = min((1 - 2 * MARGIN) * W / lw, (1 - 2 * MARGIN) * H / lh)
+    if room >= 1:
+        return line
+    return np.clip(_resize(line, int(lh * room), int(lw * room)), 0, 1)
+
+
 def _smooth_noise(shape, rng, scale: float, amp: float) -> np.ndarray:
     small = tuple(max(2, int(s / scale)) for s in shape)
     n = ndi.gaussian_filter(rng.normal(0, 1, small), 1.0)
@@ -219,9 +230,11 @@ def make_page(seed: int, k: int, digits: Digits, long_side: tuple[int, int] = (7
             line, _ = write_line(labels, h, digits, rng, tags)
             line = _warp(line, shear, angle)
             lh, lw = line.shape
-            x0 = int(min(x_left + rng.uniform(-0.05, 0.05) * W, W - lw - 0.03 * W))
-            y0 = int(min(y, H - lh - 2))
-            x0, y0 = max(x0, 2), max(y0, 2)
+            line = fit_line(line, H, W)
+            lh, lw = line.shape
+            x0 = int(min(x_left + rng.uniform(-0.05, 0.05) * W, W - lw - MARGIN * W))
+            y0 = int(min(y, H - lh - MARGIN * H))
+            x0, y0 = max(x0, int(MARGIN * W)), max(y0, int(MARGIN * H))
             if x0 + lw >= W or y0 + lh >= H:
                 line = line[:H - y0 - 1, :W - x0 - 1]
                 lh, lw = line.shape
