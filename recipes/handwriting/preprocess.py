@@ -34,8 +34,8 @@ from scipy import ndimage as ndi
 from recipes.errors import UserError
 from recipes.handwriting import segment
 from recipes.handwriting.ink import (  # noqa: F401  (the names this module always offered)
-    BOX, SIDE, centre, find_ink, find_sheet, load_gray, noise, off_paper, otsu, resize, stroke_width,
-    threshold, to_mnist, working_copy)
+    BOX, SIDE, centre, find_ink, find_sheet, ink_and_off_paper, load_gray, noise, off_paper, otsu,
+    resize, stroke_width, threshold, to_mnist, working_copy)
 
 SKEW_MIN = 5.0       # lines sloping by more than this many degrees are levelled first
 
@@ -91,14 +91,14 @@ def _tight(part: np.ndarray, y0: int, x0: int):
 def page(source, classify: Callable | None = None) -> Page:
     """Every step for one photo (path or array); `UserError` when it holds no digit."""
     gray = find_sheet(working_copy(load_gray(source)))
-    ink, dark = find_ink(gray)
+    ink, dark, off = ink_and_off_paper(gray)
     try:
         mask, low = threshold(ink)
     except UserError as e:  # nothing stands out: a page without digits, said as such
         raise UserError(f"no digits found: {e}") from None
     coverage = np.clip(ink / (2 * low), 0, 1) * ndi.binary_dilation(mask)
     # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
-    outside = off_paper(gray) if dark else np.zeros(gray.shape, bool)
+    outside = off if dark else np.zeros(gray.shape, bool)  # off_paper(gray), found with the ink
     frame = ndi.binary_dilation(outside, iterations=6) if outside.any() else outside
     frame[[0, -1], :] = frame[:, [0, -1]] = True
     strength = ink
