@@ -57,13 +57,7 @@ class CommitteeClassifier(ClassifierMixin, BaseEstimator):
         counts = [getattr(e, "n_params_", None) for e in self.estimators_]
         self.n_params_ = None if None in counts else int(sum(counts))
         self.fit_info_ = {"device": "cpu"}
-        if X_val is not None:
-            X_val, y_val = tables.check(X_val, y_val)
-            row = {"epoch": 1, "epochs": 1, "val_acc": float((self.predict(X_val) == y_val).mean()),
-                   "best": True, "best_epoch": 1}
-            self.fit_info_["best_val_acc"] = round(row["val_acc"], 4)
-            for cb in callbacks:
-                cb(row, self.predict)
+        models.validation_point(self, X_val, y_val, callbacks)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

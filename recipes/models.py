@@ -34,6 +34,19 @@ META = "model.json"
 FORMAT = 2  # model.json's format: 2 = no pickle anywhere
 
 
+def validation_point(model, X_val, y_val, callbacks) -> None:
+    """For a model fitted in one go (no epochs): its validation accuracy as the one point on
+    the curves that nets draw per epoch, so every model has them, and in `fit_info_`."""
+    if X_val is None:
+        return
+    X_val, y_val = tables.check(X_val, y_val)
+    row = {"epoch": 1, "epochs": 1, "val_acc": float((model.predict(X_val) == y_val).mean()),
+           "best": True, "best_epoch": 1}
+    model.fit_info_["best_val_acc"] = round(row["val_acc"], 4)
+    for cb in callbacks:
+        cb(row, model.predict)
+
+
 class PixelClassifier(ClassifierMixin, BaseEstimator):
     """A scikit-learn classifier on pixels scaled to [0, 1]; `estimator_` is the fitted one."""
 
@@ -49,14 +62,7 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.arange(N_CLASSES)
         self.n_params_ = self._n_params()
         self.fit_info_ = {"device": "cpu"}
-        if X_val is not None:
-            # one point on the curves that nets draw per epoch, so every model has them
-            X_val, y_val = tables.check(X_val, y_val)
-            row = {"epoch": 1, "epochs": 1, "val_acc": float((self.predict(X_val) == y_val).mean()),
-                   "best": True, "best_epoch": 1}
-            self.fit_info_["best_val_acc"] = round(row["val_acc"], 4)
-            for cb in callbacks:
-                cb(row, self.predict)
+        validation_point(self, X_val, y_val, callbacks)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
