@@ -512,6 +512,10 @@ def main(argv=None) -> None:
     # fastest on one thread. (One process: uvicorn's --workers loses TCP_NODELAY, and every
     # keep-alive request then waits ~40 ms on a delayed ACK; uvicorn issue 3149.)
     torch.set_num_threads(max(1, args.threads))
+    # and so for numpy's BLAS (the reader's Gaussians are small matrix products): its own
+    # threads would spin beside every request's, twice the CPU for no speed
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(max(1, args.threads), user_api="blas")
     app = create_app(args.models_dir, model=args.model, max_bytes=int(args.max_mb * 2**20),
                      max_pixels=args.max_pixels, workers=args.concurrency,
                      cors_origins=args.cors_origin or None)
