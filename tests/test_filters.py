@@ -39,3 +39,52 @@ def test_gaussian_is_scipys_to_a_rounding_step(sigma):
         step = np.spacing(np.abs(want))
         assert np.all(np.abs(got - want) <= step)       # never more than one float32 step...
         assert np.count_nonzero(got != want) <= max(1, want.size // 1000)  # ...and rarely that
+
+
+def masks(seed: int = 2):
+    """Random masks, sparse to nearly full, of the shapes the reader meets and degenerate ones."""
+    rng = np.random.default_rng(seed)
+    for shape in [(1, 1), (1, 7), (7, 1), (2, 2), (3, 9), (40, 33), (128, 97), (280, 280)]:
+        for p in (0.03, 0.3, 0.6, 0.97):
+            yield rng.random(shape) < p
+
+
+def test_dilate_erode_fill_holes_are_scipys_exactly():
+    for m in masks():
+        for k in (1, 2, 3, 6):
+            assert np.array_equal(filters.dilate(m, k), ndi.binary_dilation(m, iterations=k))
+        assert np.array_equal(filters.erode(m), ndi.binary_erosion(m))
+        assert np.array_equal(filters.erode(m), ndi.binary_erosion(m, border_value=0))
+        assert np.array_equal(filters.fill_holes(m), ndi.binary_fill_holes(m))
+
+
+def test_histogram_is_numpys_exactly():
+    from recipes.handwriting import ink
+    rng = np.random.default_rng(3)
+    for trial in range(600):
+        n = int(rng.integers(1000, 90000))
+        dtype = (np.float32, np.float64)[trial % 2]
+        a = (rng.random(n) * rng.uniform(1e-3, 100) + rng.uniform(-5, 5)).astype(dtype)
+        kind = trial % 5
+        if kind == 1:   # most at the highest value (a drawing's paper)
+            a[rng.random(n) < 0.8] = a.max()
+        elif kind == 2:  # most at the lowest (ink clipped at 0)
+            a = np.maximum(a - np.quantile(a, 0.7), 0).astype(dtype)
+        elif kind == 3:  # a few levels only
+            a = (np.round(a * rng.integers(2, 300)) / 7).astype(dtype)
+        elif kind == 4:  # a PNG's 256 levels, mostly white
+            a = (rng.integers(0, 256, n) / 255).astype(dtype)
+            a[rng.random(n) < 0.9] = 1.0
+        want, want_edges = np.histogram(a, 256)
+        got, edges = ink.histogram(a, 256)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert edges.dtype == want_edges.dtype and np.array_equal(edges, want_edges)
+
+
+def test_label_mean_is_scipys_exactly():
+    from recipes.handwriting import segment
+    rng = np.random.default_rng(4)
+    for m in masks(5):
+        lab, n = ndi.label(m, structure=np.ones((3, 3)))
+        v = rng.random(m.shape, dtype=np.float32)
+        assert np.array_equal(segment.label_mean(v, lab, n), ndi.mean(v, lab, np.arange(1, n + 1)))

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from recipes.errors import UserError
-from recipes.handwriting import segment
+from recipes.handwriting import filters, segment
 from recipes.handwriting.ink import (  # noqa: F401  (the names this module always offered)
     BOX, SIDE, centre, find_ink, find_sheet, ink_and_off_paper, load_gray, noise, off_paper, otsu,
     resize, stroke_width, threshold, to_mnist, working_copy)
@@ -68,7 +68,7 @@ def _input(padded: np.ndarray, part: np.ndarray, y0: int, x0: int) -> tuple[np.n
     part = np.pad(part, 1)  # a 1-pixel margin round every digit, even at the border
     crop = padded[y0:y0 + part.shape[0], x0:x0 + part.shape[1]]
     box = (int(x0), int(y0), int(x0 + part.shape[1] - 2), int(y0 + part.shape[0] - 2))
-    return to_mnist(crop * ndi.binary_dilation(part)), box
+    return to_mnist(crop * filters.dilate(part)), box
 
 
 def _reader(padded: np.ndarray, classify: Callable | None):
@@ -96,10 +96,10 @@ def page(source, classify: Callable | None = None) -> Page:
         mask, low = threshold(ink)
     except UserError as e:  # nothing stands out: a page without digits, said as such
         raise UserError(f"no digits found: {e}") from None
-    coverage = np.clip(ink / (2 * low), 0, 1) * ndi.binary_dilation(mask)
+    coverage = np.clip(ink / (2 * low), 0, 1) * filters.dilate(mask)
     # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
     outside = off if dark else np.zeros(gray.shape, bool)  # off_paper(gray), found with the ink
-    frame = ndi.binary_dilation(outside, iterations=6) if outside.any() else outside
+    frame = filters.dilate(outside, 6) if outside.any() else outside
     frame[[0, -1], :] = frame[:, [0, -1]] = True
     strength = ink
     found = segment.find(mask, frame=frame, strength=strength)

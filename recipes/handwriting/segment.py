@@ -36,6 +36,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from recipes.errors import UserError
+from recipes.handwriting import filters
 from recipes.handwriting.ink import stroke_width
 
 MIN_AREA = 10        # pixels: anything smaller is dust, whatever the page
@@ -105,7 +106,7 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
         return np.zeros((0, 4), int), z, z, z.astype(bool)
     idx = np.arange(1, n + 1)
     areas = np.bincount(lab.ravel(), minlength=n + 1)[1:]
-    edge = lab * ~ndi.binary_erosion(lab > 0, border_value=0)  # the boundary's pixels, labelled
+    edge = lab * ~filters.erode(lab > 0)  # the boundary's pixels, labelled
     perim = np.bincount(edge.ravel(), minlength=n + 1)[1:]
     slices = ndi.find_objects(lab)
     boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
@@ -118,6 +119,16 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
         border = border[1:]
     del idx
     return boxes, areas.astype(float), 2.0 * areas / np.maximum(perim, 1), border
+
+
+def label_mean(values: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
+    """== ndi.mean(values, lab, np.arange(1, n + 1)), from the labelled pixels only: scipy's
+    bincount adds each label's pixels in raster order, and so does this."""
+    at = np.flatnonzero(lab)
+    lab = lab.ravel()[at]
+    sums = np.bincount(lab, weights=np.asarray(values).ravel()[at], minlength=n + 1)
+    counts = np.bincount(lab, minlength=n + 1)
+    return sums[1:n + 1] / counts[1:n + 1].astype(np.float64)
 
 
 def containers(boxes: np.ndarray, areas: np.ndarray) -> np.ndarray:
@@ -302,7 +313,7 @@ def split_loops(region: np.ndarray, depth: int = 3) -> list[np.ndarray]:
     """
     if depth == 0:
         return [region]
-    holes = ndi.binary_fill_holes(region) & ~region
+    holes = filters.fill_holes(region) & ~region
     lab, n = ndi.label(holes)
     if n < 2:
         return [region]
@@ -545,7 +556,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
         if reasons[k] is None:
             reasons[k] = "a frame round other marks (a box)"
     if strength is not None and n:
-        tone = ndi.mean(strength, lab, np.arange(1, n + 1))
+        tone = label_mean(strength, lab, n)
         ok = np.array([r is None for r in reasons]) & (areas >= MIN_AREA)
         tall = ok & (boxes[:, 3] - boxes[:, 1] >= 0.5 * ref)
         if tall.any():  # the strongest digit-sized marks: a shadow's edge covers more, faintly
