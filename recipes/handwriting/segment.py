@@ -105,9 +105,9 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
         z = np.zeros(0)
         return np.zeros((0, 4), int), z, z, z.astype(bool)
     idx = np.arange(1, n + 1)
-    areas = np.bincount(lab.ravel(), minlength=n + 1)[1:]
-    edge = lab * ~filters.erode(lab > 0)  # the boundary's pixels, labelled
-    perim = np.bincount(edge.ravel(), minlength=n + 1)[1:]
+    ink = lab > 0
+    areas = np.bincount(lab[ink], minlength=n + 1)[1:]
+    perim = np.bincount(lab[ink & ~filters.erode(ink)], minlength=n + 1)[1:]  # boundary pixels
     slices = ndi.find_objects(lab)
     boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
     if frame is None:
