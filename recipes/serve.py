@@ -301,10 +301,6 @@ def pixels_answer(served: Served, proba: np.ndarray) -> dict:
             "probabilities": np.ascontiguousarray(proba)}
 
 
-def read_pixels(body: bytes, served: Served) -> dict:
-    return pixels_answer(served, served.proba(parse_pixels(body)))
-
-
 class Batcher:
     """Concurrent /predict/pixels requests for one model gathered into one forward pass.
 

@@ -48,7 +48,6 @@ from recipes.errors import UserError, run
 # but 36/38 of the shared single photos (both misses unsure), under the 37/38 they must
 # keep; network3_2conv, which `dvc repro` trains, keeps them (docs/handwriting.md)
 DEFAULT_MODELS = ("network3_2conv", "photo_cnn")
-DEFAULT_MODEL = DEFAULT_MODELS[0]
 MODELS_DIR = Path("models")
 DEFAULT_OUT = Path("reports/handwriting.json")
 LABELLED = re.compile(r"^(\d+(?:-\d+)*|none)_")
