@@ -22,6 +22,8 @@ OUT = Path("docs/results.md")
 
 def network(entry) -> str:
     """A layer list in one line: conv20(5x5)-pool-100-10."""
+    if entry.kind == "committee":
+        return f"committee of {len(entry.members)} ({entry.combine}): " + ", ".join(entry.members)
     if entry.kind != "net":
         return entry.kind.replace("_", " ")
     parts = []
@@ -55,17 +57,28 @@ def rows(params: config.Params, root: Path = Path(".")) -> list[dict]:
             continue
         m = json.loads(path.read_text())
         ref = entry.reference.accuracy if entry.reference else None
-        out.append({"model": name, "network": network(entry), "accuracy": m["accuracy"],
-                    "reference": ref, "epochs": m.get("epochs"), "best_epoch": m.get("best_epoch"),
-                    "train_seconds": m.get("train_seconds"), "n_params": m.get("n_params"),
-                    "threads": m.get("threads"), "cpu": m.get("cpu")})
+        row = {"model": name, "network": network(entry), "accuracy": m.get("accuracy"),
+               "reference": ref, "epochs": m.get("epochs"), "best_epoch": m.get("best_epoch"),
+               "train_seconds": m.get("train_seconds"), "n_params": m.get("n_params"),
+               "threads": m.get("threads"), "cpu": m.get("cpu"), "spread": None}
+        if "accuracy_mean" in m:  # seeds@: every declared seed, their mean and range
+            per_seed = list(m["seeds"].values())
+            secs = [r["train_seconds"] for r in per_seed if r.get("train_seconds") is not None]
+            row.update(accuracy=m["accuracy_mean"], epochs=getattr(entry, "epochs", None),
+                       best_epoch=getattr(entry, "epochs", None),
+                       train_seconds=sum(secs) / len(secs) if secs else None,
+                       n_params=per_seed[0].get("n_params"),
+                       spread=(m["n_seeds"], m["accuracy_std"], m["accuracy_min"], m["accuracy_max"]))
+        out.append(row)
     return sorted(out, key=lambda r: (-r["accuracy"], r["model"]))
 
 
 def markdown(rows: list[dict]) -> str:
     lines = ["# Every named configuration", "",
              "Made by `python -m recipes.results` from the committed `reports/<name>/metrics.json` "
-             "(test accuracy of one seed, the entry's own; settings chosen on validation). "
+             "(test accuracy of the entry's own seed, or the mean ± standard deviation and range over every "
+             "seed of an entry with `seeds:`; settings chosen on validation; training seconds of a seeded "
+             "entry: the mean per seed; a committee's: the sum of its members'). "
              "Training seconds are wall-clock on the machine that trained it, with the thread "
              "count the entry pins. ✗: the reference is not reached.", "",
              "| model | network | test accuracy | reference | vs reference | epochs (best) | training s | parameters |",
@@ -77,7 +90,12 @@ def markdown(rows: list[dict]) -> str:
         epochs = "—" if r["epochs"] is None else f"{r['epochs']} ({r['best_epoch']})"
         secs = "—" if r["train_seconds"] is None else f"{r['train_seconds']:,.0f}"
         params = "—" if r["n_params"] is None else f"{r['n_params']:,}"
-        lines.append(f"| {r['model']} | {r['network']} | {r['accuracy']:.2%} | {ref} | {vs} "
+        acc = f"{r['accuracy']:.2%}"
+        if r["spread"]:
+            n, std, lo, hi = r["spread"]
+            acc += (f" ± {100 * std:.2f} ({lo:.2%}–{hi:.2%}, {n} seeds)" if std is not None
+                    else f" (1 seed)")
+        lines.append(f"| {r['model']} | {r['network']} | {acc} | {ref} | {vs} "
                      f"| {epochs} | {secs} | {params} |")
     return "\n".join(lines) + "\n"
 

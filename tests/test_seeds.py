@@ -116,3 +116,16 @@ def test_the_leaderboard_ranks_the_mean_not_a_lucky_seed(tmp_path):
     assert "| 1 | tiny (3 seeds: 1, 2, 3) | 99.19% ± 0.21 (99.03%–99.42%) |" in md
     assert "99.42% |" not in md  # the best seed is never a row's figure
 
+
+
+def test_the_results_table_gives_a_seeded_entry_its_mean_and_range(tmp_path):
+    """docs/results.md (recipes.results): a seeded entry is one row, its mean, never a seed."""
+    from recipes import results
+    params = params_with(tmp_path)
+    rows_of(tmp_path, {1: 0.9911, 2: 0.9942, 3: 0.9903})
+    seeds_stage.aggregate(params, "tiny", tmp_path)
+    rows = results.rows(params, tmp_path)
+    tiny = next(r for r in rows if r["model"] == "tiny")
+    assert tiny["accuracy"] == pytest.approx(0.99187, abs=1e-5) and tiny["spread"][0] == 3
+    md = results.markdown(rows)
+    assert "| tiny | conv4(5x5)-pool-10 | 99.19% ± 0.21 (99.03%–99.42%, 3 seeds) |" in md
