@@ -62,7 +62,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
         lines.append(f"| {r['rank']} | {model(r)} | {accuracy(r)} | {pct(r['error'])} "
                      f"| {pct(r['reference_accuracy'])} | {vs} | {source} "
                      f"| {num(r['n_params'], ',')} | {num(r['train_seconds'], ',.1f')} "
-                     f"| {num(r['predict_images_per_s'], ',')} |")
+                     f"| {num(r['predict_images_per_s'], ',.0f')} |")
     return "\n".join(lines) + "\n"
 
 
