@@ -10,6 +10,7 @@ beside the reference of `models.<name>` in params.yaml and the network its layer
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -64,9 +65,11 @@ def rows(params: config.Params, root: Path = Path(".")) -> list[dict]:
         if "accuracy_mean" in m:  # seeds@: every declared seed, their mean and range
             per_seed = list(m["seeds"].values())
             secs = [r["train_seconds"] for r in per_seed if r.get("train_seconds") is not None]
-            row.update(accuracy=m["accuracy_mean"], epochs=getattr(entry, "epochs", None),
-                       best_epoch=getattr(entry, "epochs", None),
-                       train_seconds=sum(secs) / len(secs) if secs else None,
+            epochs = getattr(entry, "epochs", None)
+            # a final fit keeps its last epoch; with validation each seed keeps its own best
+            row.update(accuracy=m["accuracy_mean"], epochs=epochs,
+                       best_epoch=epochs if getattr(entry, "train_on_val", False) else "per seed",
+                       train_seconds=statistics.fmean(secs) if secs else None,
                        n_params=per_seed[0].get("n_params"),
                        spread=(m["n_seeds"], m["accuracy_std"], m["accuracy_min"], m["accuracy_max"]))
         out.append(row)
@@ -94,7 +97,7 @@ def markdown(rows: list[dict]) -> str:
         if r["spread"]:
             n, std, lo, hi = r["spread"]
             acc += (f" ± {100 * std:.2f} ({lo:.2%}–{hi:.2%}, {n} seeds)" if std is not None
-                    else f" (1 seed)")
+                    else " (1 seed)")
         lines.append(f"| {r['model']} | {r['network']} | {acc} | {ref} | {vs} "
                      f"| {epochs} | {secs} | {params} |")
     return "\n".join(lines) + "\n"

@@ -117,7 +117,6 @@ def test_the_leaderboard_ranks_the_mean_not_a_lucky_seed(tmp_path):
     assert "99.42% |" not in md  # the best seed is never a row's figure
 
 
-
 def test_the_results_table_gives_a_seeded_entry_its_mean_and_range(tmp_path):
     """docs/results.md (recipes.results): a seeded entry is one row, its mean, never a seed."""
     from recipes import results
