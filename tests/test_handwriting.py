@@ -110,6 +110,25 @@ def test_shadow_gradient_and_colour_cast(clean_seven):
     assert similar(X[0], clean_seven) > 0.9
 
 
+def test_a_drawing_is_not_taken_for_a_photo(clean_seven, monkeypatch):
+    """Flat paper (the page's pad) skips estimating the light and reads as if it had not;
+    a photo whose paper is blown out to one tone over half of it, beside a shadow, is still
+    estimated (the shadow's tones lie near the paper's)."""
+    from recipes.handwriting import ink
+    calls = []
+    real = ink.background
+    monkeypatch.setattr(ink, "background", lambda *a: calls.append(1) or real(*a))
+    assert similar(preprocess.digits(seven())[0], clean_seven) == 1.0 and not calls
+    monkeypatch.setattr(ink, "FLAT_PAPER", 2.0)  # never flat: the light estimated
+    assert similar(preprocess.digits(seven())[0], clean_seven) > 0.98 and calls
+    monkeypatch.setattr(ink, "FLAT_PAPER", 0.5)
+    calls.clear()
+    blown = seven(paper=255).astype(np.float32)
+    blown[:, 150:] *= np.linspace(1.0, 0.6, 150)  # a soft shadow over the right half
+    X = preprocess.digits(blown.astype(np.uint8))
+    assert calls and len(X) == 1 and similar(X[0], clean_seven) > 0.9
+
+
 def test_a_sheet_on_a_dark_desk(clean_seven):
     desk = np.full((480, 380), 50, np.uint8)
     desk[40:440, 40:340] = seven()

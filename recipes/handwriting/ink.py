@@ -39,6 +39,8 @@ SHEET_RING = 0.9     # a border this much darker than the rest: a sheet lying on
 SHEET_MIN = 0.2      # ...when the light region covers this much of the photo...
 SHEET_SOLID = 0.85   # ...and this much of its own box (a page, not a light digit)
 SHEET_MARGIN = 0.02  # the sheet's edge trimmed by this fraction of its size
+FLAT_PAPER = 0.5     # this share of the image exactly one tone...
+FLAT_NEAR = 0.1      # ...and under this share near it (within 2 MIN_INK): paper made on a computer
 MIN_CONTRAST = 0.04  # an image whose tones span less than this (of 0..1) is blank
 MIN_INK = 0.08       # ink darker than its paper by less than this fraction is no ink
 NOISE_SIGMAS = 4.0   # the threshold stays this many noise deviations above the paper
@@ -274,7 +276,17 @@ def ink_and_off_paper(gray: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | 
     dark_ink = bool(hi - med < med - lo)  # the ink is the extreme farther from the paper
     f = 1 - gray if dark_ink else gray
     off = off_paper(gray) if dark_ink else None
-    bg = background(f, off)
+    paper = float(np.float32(1 - med)) if dark_ink else float(med)
+    d = np.abs(f - paper)
+    if (np.count_nonzero(d == 0) >= FLAT_PAPER * f.size
+            and np.count_nonzero(d < 2 * MIN_INK) - np.count_nonzero(d == 0) < FLAT_NEAR * f.size):
+        # a drawing (the page's pad, a paint program) or a thresholded scan: half the image
+        # one exact tone and little near it. No photographed paper is that (its grain and
+        # shadows put over half of it near its tone; a blown-out photo's shadow too): its
+        # light is that tone, and estimating it (a third of a drawing's time) finds the same
+        bg = np.full(f.shape, paper, np.float32)
+    else:
+        bg = background(f, off)
     ink = f - bg
     if dark_ink:  # relative to the paper's own brightness: a shadow dims ink and paper alike
         ink = ink / np.maximum(1 - bg, 0.05)
