@@ -394,6 +394,28 @@ def test_touching_digits_without_loops_are_split(model, strokes, want):
     assert len(page.inputs) == want
 
 
+def test_a_dash_between_digits_is_no_digit(model, mnist_test):
+    """A number written with a dash (a phone number, a date) reads as its digits."""
+    Xt, yt = mnist_test
+    right = np.flatnonzero(model.predict(Xt[:100]) == yt[:100])[:4]
+    img = page_of([[Xt[i].reshape(28, 28) for i in right]], np.random.default_rng(7), gap=0.8)
+    x = 120 + int(60 * 1.6) + 60 + 8         # in the gap after the second digit, mid-height
+    img[150 + 27:150 + 33, x:x + 30] = 30
+    page = preprocess.page(img, classify=model.predict_proba)
+    assert predict.read_digits(img, model) == "".join(str(yt[i]) for i in right)
+    assert any(why.startswith("flat") for _, why in page.rejected)
+
+
+def test_a_3_touching_a_0_is_cut_through_both_strokes(model, mnist_test):
+    """Two digits overlapping so that the cut between them crosses two strokes (the 3's
+    end and the 0's side): a part that wide is tried at such a waist too."""
+    Xt, yt = mnist_test
+    three, zero = [np.flatnonzero(yt[:200] == d)[2] for d in (3, 0)]
+    img = page_of([[Xt[three].reshape(28, 28), Xt[zero].reshape(28, 28)]], np.random.default_rng(6),
+                  gap=-0.3, size=(400, 500))
+    assert predict.read_digits(img, model) == "30"
+
+
 def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     Xt, yt = mnist_test
     img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))

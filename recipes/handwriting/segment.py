@@ -71,7 +71,8 @@ WIDE = 1.05          # a part wider than this x typical height is more than one 
 WIDE_ALONE = 1.4     # ...and, without a classifier to ask, one wider than this is cut...
 PART_ALONE = 0.35    # ...into parts at least this wide (x typical height)
 SPLIT_TRY = 0.35     # ...one wider than this is tried as two when a classifier is given
-WAIST = 1.6          # a cut crosses at most this many strokes' worth of ink
+WAIST = 1.6          # a cut crosses at most this many strokes' worth of ink...
+WIDE_WAIST = 2.6     # ...this many in a part wider than WIDE_ALONE (a 3 touching a 0: two strokes)
 MAX_CUTS = 6         # candidate cuts per group
 PART_MIN = 0.12      # a part narrower than this x typical height is no digit
 CUT_COST = 3.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
@@ -85,6 +86,8 @@ CLEAN_COST = 0.5     # ...and costs only this much
 BROKEN_GAP = 0.08    # neighbours this close (x typical height)...
 BROKEN_THIN = 0.45   # ...one narrower than this or shorter than PIECE...
 MERGE_GAIN = 0.25    # ...are one broken digit when read together better by this log-probability
+FLAT = 0.45          # a mark this many times as tall as wide...
+FLAT_H = 0.6         # ...and shorter than this x typical height: a dash, an underline's piece
 
 
 @dataclass
@@ -362,7 +365,8 @@ def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, floa
     profile = ndi.uniform_filter1d(np.bincount(col).astype(float), 3)
     width = max(stroke_width(region), 1.0)
     lo = ndi.minimum_filter1d(profile, max(3, int(0.15 * ref)) | 1)
-    cand = np.flatnonzero((profile == lo) & (profile <= WAIST * width))
+    limit = WAIST if region.shape[1] <= WIDE_ALONE * ref else WIDE_WAIST
+    cand = np.flatnonzero((profile == lo) & (profile <= limit * width))
     margin = PART_MIN * ref
     cand = cand[(cand >= margin) & (cand <= len(profile) - margin)]
     if len(cand) > MAX_CUTS:
@@ -599,6 +603,15 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
                     source.append(k)
         if read is not None and len(digits) > 1:
             digits = merge_broken(digits, source, ref, read)
+        kept = []
+        for y0, x0, p in digits:  # after merging: a 7's bar broken off its stem is no dash
+            h, w = p.shape
+            if h < FLAT * w and h < FLAT_H * ref:
+                out.rejected.append(((x0, y0, x0 + w, y0 + h),
+                                     f"flat (a dash, an underline's piece: {h}x{w} px)"))
+            else:
+                kept.append((y0, x0, p))
+        digits = kept
         if digits:
             out.lines.append(digits)
     return out
