@@ -311,6 +311,17 @@ def test_read_and_evaluate(project, mnist_test, tmp_path, monkeypatch, capsys):
     assert (tmp_path / "hw_misread.png").exists()
 
 
+def test_unsure_is_judged_against_what_the_model_can_say():
+    """A net trained with label smoothing 0.1 says at most 0.91: a digit it reads at 0.89
+    is sure (from a net without, it is not); 0.8 is unsure from both."""
+    from recipes.nets.classifier import NetClassifier
+    smooth, plain = NetClassifier(label_smoothing=0.1), NetClassifier()
+    assert predict.confident_for(plain) == predict.CONFIDENT
+    proba = np.array([[0.89] + [0.11 / 9] * 9, [0.8] + [0.2 / 9] * 9])
+    assert predict.unsure(proba, predict.confident_for(smooth)) == [1]
+    assert predict.unsure(proba, predict.confident_for(plain)) == [0, 1]
+
+
 def test_several_images_one_bad(project, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(project)
     Image.fromarray(seven()).save(tmp_path / "a.png")
