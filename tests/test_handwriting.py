@@ -590,3 +590,39 @@ def test_stroke_variation_thickens_and_thins(mnist_test):
     assert y.shape == x.shape and not torch.equal(y, x)
     with pytest.raises(UserError, match="thicker"):
         strokes.check({"thicker": 2})
+
+
+def _off_paper_whole(gray):
+    """inkm.off_paper without its shortcut: the median over the whole image, always."""
+    from scipy import ndimage as ndi
+    from recipes.handwriting import filters
+    from recipes.handwriting import ink as inkm
+    small = inkm.resize(gray, inkm._shape_within(gray.shape, inkm.BG_SIDE), Image.Resampling.BOX)
+    small = filters.median(small, 5)
+    lab, n = ndi.label(small < inkm.OFF_PAPER * np.percentile(small, 90))
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    ring = np.r_[lab[0], lab[-1], lab[:, 0], lab[:, -1]]
+    big = np.zeros(n + 1, bool)
+    edge = np.unique(ring)
+    big[edge] = areas[edge] >= inkm.OFF_PAPER_AREA * small.size
+    big |= np.bincount(ring, minlength=n + 1) >= inkm.OFF_PAPER_ALONG * min(small.shape)
+    big[0] = False
+    if not big.any():
+        return np.zeros(gray.shape, bool)
+    return inkm.resize(filters.dilate(big[lab], 3).astype(np.float32), gray.shape) > 0.5
+
+
+def test_off_paper_looks_past_the_frame_only_when_something_dark_reaches_it(mnist_test):
+    """The shortcut (nothing dark at the frame: nothing off the paper) answers as the whole
+    computation does, on benchmark pages (desks, phones, shadows), drawings and desks."""
+    from recipes.handwriting import ink as inkm, synth
+    digits = synth.Digits(*mnist_test)
+    grays = [inkm.working_copy(inkm.load_gray(synth.make_page(11, k, digits, long_side=(300, 500))[0]))
+             for k in range(24)]
+    grays += [seven().astype(np.float32) / 255, np.full((40, 60), 0.9, np.float32)]
+    desk = np.full((300, 400), 0.9, np.float32)
+    desk[:, :30] = 0.1  # a dark desk along one side
+    grays += [desk, desk.T.copy(), desk[:3, :4].copy()]
+    off = [inkm.off_paper(g) for g in grays]
+    assert all(np.array_equal(o, _off_paper_whole(g)) for o, g in zip(off, grays))
+    assert sum(o.any() for o in off) >= 3 and sum(not o.any() for o in off) >= 3

@@ -298,6 +298,14 @@ def off_paper(gray: np.ndarray) -> np.ndarray:
     """bool [H, W]: what is far darker than the paper around it (a desk, a phone), where
     the paper's light divided out would turn the object's own texture into ink."""
     small = resize(gray, _shape_within(gray.shape, BG_SIDE), Image.Resampling.BOX)
+    # only what reaches the frame can be off the paper, and it is darker than OFF_PAPER of
+    # the 90th percentile, so of the brightest tone: when no pixel of the frame is, after the
+    # median (a 5x5 window reaches 2 pixels in), nothing is, and the whole median is skipped
+    # (a drawing, a sheet filling the photo): the same answer at a third of the cost
+    ring = np.r_[filters.median(small[:5], 5)[0], filters.median(small[-5:], 5)[-1],
+                 filters.median(small[:, :5], 5)[:, 0], filters.median(small[:, -5:], 5)[:, -1]]
+    if ring.min() >= OFF_PAPER * small.max():
+        return np.zeros(gray.shape, bool)
     small = filters.median(small, 5)  # ndi.median_filter(small, 5, mode="nearest"), faster
     lab, n = ndi.label(small < OFF_PAPER * np.percentile(small, 90))
     areas = np.bincount(lab.ravel(), minlength=n + 1)
