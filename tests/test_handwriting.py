@@ -626,3 +626,19 @@ def test_off_paper_looks_past_the_frame_only_when_something_dark_reaches_it(mnis
     off = [inkm.off_paper(g) for g in grays]
     assert all(np.array_equal(o, _off_paper_whole(g)) for o, g in zip(off, grays))
     assert sum(o.any() for o in off) >= 3 and sum(not o.any() for o in off) >= 3
+
+
+def test_a_drawing_with_thick_strokes_is_read_at_a_size_enough_for_them(mnist_test):
+    """The page's pad draws MNIST-thick strokes: such a drawing is reduced by block means
+    (its paper still one exact tone), read the same, and a photo is left as it is."""
+    from recipes.handwriting import ink as inkm, synth
+    thick = seven(width=32).astype(np.float32) / 255  # 400x300, strokes 32 px wide
+    small, paper = inkm.drawing_copy(thick)  # 32 px / 8 = 4, but 400 px / 128 caps it at 3
+    assert small.shape == (134, 100) and paper == np.float32(235 / 255)
+    assert np.count_nonzero(small == paper) >= 0.5 * small.size  # the paper kept flat, exactly
+    assert preprocess.page(seven(width=32)).gray.shape == (134, 100)
+    thin = seven().astype(np.float32) / 255  # 9 px strokes: enough as they are
+    assert inkm.drawing_copy(thin)[0] is thin
+    photo = inkm.working_copy(inkm.load_gray(synth.make_page(3, 0, synth.Digits(*mnist_test))[0]))
+    out, paper = inkm.drawing_copy(photo)
+    assert out is photo and paper is None

@@ -3,7 +3,8 @@
 `load_gray` reads a photo (a path or an array; EXIF orientation, alpha laid on white;
 the first frame of an animation, with a notice), `working_copy` brings it to a size
 whose masks come out smooth, `find_sheet` crops a sheet lying on a darker desk,
-`find_ink` divides out the paper's own light (shadows, vignetting, colour casts go)
+`drawing_copy` reduces a drawing with thick strokes (the page's pad) to a size that is
+enough for them, `find_ink` divides out the paper's own light (shadows, vignetting, colour casts go)
 and finds the ink's polarity, `threshold` cuts it with hysteresis. `to_mnist` makes one
 digit's ink into a 28x28 input the way MNIST's were made: strokes brought to MNIST's
 width for the digit's height, the longer side scaled to 20 pixels with anti-aliasing,
@@ -41,6 +42,8 @@ SHEET_SOLID = 0.85   # ...and this much of its own box (a page, not a light digi
 SHEET_MARGIN = 0.02  # the sheet's edge trimmed by this fraction of its size
 FLAT_PAPER = 0.5     # this share of the image exactly one tone...
 FLAT_NEAR = 0.1      # ...and under this share near it (within 2 MIN_INK): paper made on a computer
+DRAWN_STROKE = 8     # a drawing is reduced (block means) until its strokes are about this wide...
+DRAWN_MIN = 128      # ...its longer side never below this (chosen on drawn MNIST training digits)
 MIN_CONTRAST = 0.04  # an image whose tones span less than this (of 0..1) is blank
 MIN_INK = 0.08       # ink darker than its paper by less than this fraction is no ink
 NOISE_SIGMAS = 4.0   # the threshold stays this many noise deviations above the paper
@@ -145,6 +148,42 @@ def working_copy(gray: np.ndarray) -> np.ndarray:
         return gray
     shape = tuple(max(1, round(s * scale)) for s in gray.shape)
     return resize(gray, shape, Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC)
+
+
+def _flat(d: np.ndarray) -> bool:
+    """`d`, each pixel's distance from the paper's tone: half the image that tone exactly and
+    little near it, which no photographed paper is (its grain and shadows put over half of it
+    near its tone; a blown-out photo's shadow too): paper made on a computer."""
+    exact = np.count_nonzero(d == 0)
+    return exact >= FLAT_PAPER * d.size and np.count_nonzero(d < 2 * MIN_INK) - exact < FLAT_NEAR * d.size
+
+
+def drawing_copy(gray: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """(gray, paper): a drawing (flat paper, see `_flat`) whose strokes are over twice
+    DRAWN_STROKE wide reduced by block means (an integer factor, its longer side kept at
+    DRAWN_MIN or more), with its paper's tone, which the means keep exact; anything else as
+    it is, with None. The page's pad draws MNIST-thick strokes, 25 px on 280 px: read at half
+    that size, a drawn digit takes about 0.7x the time and reads as well (997 against 998 of
+    1,024 drawn MNIST training digits at 280 px, 997 against 996 at 560 px)."""
+    paper = float(np.median(gray))
+    d = np.abs(gray - paper)
+    if not _flat(d):
+        return gray, None
+    mask = d > d.max() / 4  # the stroke with its soft edge, as the threshold will see it
+    perimeter = np.count_nonzero(mask & ~filters.erode(mask))
+    stroke = 2 * np.count_nonzero(mask) / max(perimeter, 1)  # a band's width from its area and edge
+    k = min(int(stroke / DRAWN_STROKE), max(gray.shape) // DRAWN_MIN)
+    if k < 2:
+        return gray, paper
+    H, W = gray.shape
+    padded = np.pad(gray, ((0, -H % k), (0, -W % k)), constant_values=paper)
+    # the k*k pixels of each block added in float64 (exactly: they are float32), then divided:
+    # a block of one tone averages to that tone exactly, so the paper stays flat
+    total = np.zeros((padded.shape[0] // k, padded.shape[1] // k))
+    for i in range(k):
+        for j in range(k):
+            total += padded[i::k, j::k]
+    return (total / (k * k)).astype(np.float32), paper
 
 
 # ---- ink against the paper -------------------------------------------------------------
@@ -268,23 +307,22 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     return ink, dark_ink
 
 
-def ink_and_off_paper(gray: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None]:
-    """`find_ink`'s (ink, dark_ink) and the `off_paper` mask it used (None for light ink)."""
+def ink_and_off_paper(gray: np.ndarray, paper: float | None = None
+                      ) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """`find_ink`'s (ink, dark_ink) and the `off_paper` mask it used (None for light ink).
+    `paper`: the tone of a drawing's paper, when `drawing_copy` found it before reducing it."""
     lo, med, hi = np.percentile(gray, [0.2, 50, 99.8])
     if hi - lo < MIN_CONTRAST:
         raise UserError("blank image: no ink found (the whole image is one tone)")
     dark_ink = bool(hi - med < med - lo)  # the ink is the extreme farther from the paper
     f = 1 - gray if dark_ink else gray
     off = off_paper(gray) if dark_ink else None
-    paper = float(np.float32(1 - med)) if dark_ink else float(med)
-    d = np.abs(f - paper)
-    if (np.count_nonzero(d == 0) >= FLAT_PAPER * f.size
-            and np.count_nonzero(d < 2 * MIN_INK) - np.count_nonzero(d == 0) < FLAT_NEAR * f.size):
-        # a drawing (the page's pad, a paint program) or a thresholded scan: half the image
-        # one exact tone and little near it. No photographed paper is that (its grain and
-        # shadows put over half of it near its tone; a blown-out photo's shadow too): its
-        # light is that tone, and estimating it (a third of a drawing's time) finds the same
-        bg = np.full(f.shape, paper, np.float32)
+    tone = med if paper is None else paper
+    tone = float(np.float32(1 - tone)) if dark_ink else float(tone)
+    if paper is not None or _flat(np.abs(f - tone)):
+        # a drawing (the page's pad, a paint program) or a thresholded scan: its light is
+        # its paper's one tone, and estimating it (a third of a drawing's time) finds the same
+        bg = np.full(f.shape, tone, np.float32)
     else:
         bg = background(f, off)
     ink = f - bg

@@ -5,8 +5,9 @@ anti-aliasing, then placed in a 28x28 field so that their centre of mass is at i
 centre. A photo is none of that. `page(source)` takes a photo (a path or an array) through
 
 1. `ink`: EXIF orientation, grayscale, a working copy of a workable size, the sheet
-   cropped off a desk that frames it, the paper's own light divided out (shadows,
-   vignetting, colour casts), a threshold with hysteresis;
+   cropped off a desk that frames it, a drawing's thick strokes brought down to a size that
+   is enough for them, the paper's own light divided out (shadows, vignetting, colour
+   casts), a threshold with hysteresis;
 2. `segment`: components judged against the page's typical digit (not against the
    largest thing in the frame), straight rules opened out, the pieces of a digit merged,
    lines found (read top to bottom, each left to right), touching digits split; a page
@@ -34,7 +35,8 @@ from scipy import ndimage as ndi
 from recipes.errors import UserError
 from recipes.handwriting import filters, segment
 from recipes.handwriting.ink import (  # noqa: F401  (the names this module always offered)
-    BOX, SIDE, centre, find_ink, find_sheet, ink_and_off_paper, load_gray, noise, off_paper, otsu,
+    BOX, SIDE, centre, drawing_copy, find_ink, find_sheet, ink_and_off_paper, load_gray, noise,
+    off_paper, otsu,
     resize, stroke_width, threshold, to_mnist, working_copy)
 
 SKEW_MIN = 5.0       # lines sloping by more than this many degrees are levelled first
@@ -90,8 +92,8 @@ def _tight(part: np.ndarray, y0: int, x0: int):
 
 def page(source, classify: Callable | None = None) -> Page:
     """Every step for one photo (path or array); `UserError` when it holds no digit."""
-    gray = find_sheet(working_copy(load_gray(source)))
-    ink, dark, off = ink_and_off_paper(gray)
+    gray, paper = drawing_copy(find_sheet(working_copy(load_gray(source))))
+    ink, dark, off = ink_and_off_paper(gray, paper)
     try:
         mask, low = threshold(ink)
     except UserError as e:  # nothing stands out: a page without digits, said as such
