@@ -87,7 +87,7 @@ def in_process(model_name: str, models_dir: Path, X: np.ndarray, pngs: list[byte
     # the server's settings: one torch thread a request
     out["server's forward pass, 1 image, 1 thread"] = per_call(lambda: fast(one), seconds)
     # the same drawn digits as the server's load, in turn: one PNG over and over (warm
-    # caches, the same branches) would flatter the in-process figure by about a fifth
+    # caches, the same branches) flattered the in-process figure (docs/serve.md)
     turn = itertools.cycle(pngs)
     out["PNG decode + preprocess + forward, 1 thread"] = per_call(
         lambda: serve.read_image(next(turn), served, serve.MAX_PIXELS, False), seconds)

@@ -182,23 +182,23 @@ def _shear_rows(a: np.ndarray, slope: float, x0: int = 0) -> tuple[np.ndarray, t
     return out, (rows, cols)
 
 
-def _runs_along_rows(m: np.ndarray, lab: np.ndarray, extent: np.ndarray, lo: np.ndarray,
-                     L: int) -> np.ndarray:
-    """The pixels of `m` on a run of L along a row, at one of RULE_SLOPES (bool, same shape).
+def _runs_along_rows(lab: np.ndarray, extent: np.ndarray, lo: np.ndarray, L: int) -> np.ndarray:
+    """The pixels of the mask labelled `lab` on a run of L along a row, at one of RULE_SLOPES
+    (bool, the shape of `lab`).
 
     Such a run is 8-connected, so it lies in one component at least L wide; ndimage's
     'reflect' at the image's edge lets one half as wide count there. Only those components,
     inside their box (a zero column where that is not the image's edge), are looked at:
     the same pixels as opening the whole mask, at a fraction of its size on a large page.
     `extent`, `lo`: each component's extent and first column along the rows."""
-    found = np.zeros_like(m)
+    found = np.zeros(lab.shape, bool)
     wide = np.flatnonzero(extent >= (L + 1) // 2)
     if not len(wide):
         return found
     rows = np.flatnonzero(np.isin(lab, wide + 1).any(1))
     r0, r1 = rows[0], rows[-1] + 1
     c0, c1 = int(lo[wide].min()), int((lo[wide] + extent[wide]).max())
-    pad0, pad1 = int(c0 > 0), int(c1 < m.shape[1])
+    pad0, pad1 = int(c0 > 0), int(c1 < lab.shape[1])
     crop = np.isin(lab[r0:r1, c0:c1], wide + 1).astype(np.uint8)
     crop = np.pad(crop, ((0, 0), (pad0, pad1)))
     for slope in RULE_SLOPES:
@@ -224,9 +224,9 @@ def rules(mask: np.ndarray, height: float, lab: np.ndarray | None = None,
             length = RULE_BOX
         L = max(int(length * height), 15)
         if axis == 1:
-            found = _runs_along_rows(mask, lab, boxes[:, 2] - boxes[:, 0], boxes[:, 0], L)
+            found = _runs_along_rows(lab, boxes[:, 2] - boxes[:, 0], boxes[:, 0], L)
         else:
-            found = _runs_along_rows(mask.T, lab.T, boxes[:, 3] - boxes[:, 1], boxes[:, 1], L).T
+            found = _runs_along_rows(lab.T, boxes[:, 3] - boxes[:, 1], boxes[:, 1], L).T
         out |= found
     return out & mask
 
