@@ -52,6 +52,10 @@ DECODE_SIDE = 2000          # a photo is decoded at about this longer side at mo
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # never EPS & co., which call out to programs
 SIDE = preprocess.SIDE
 INLINE_BYTES = 8 * 4 * SIDE * SIDE  # /predict/pixels bodies up to about 8 images: on the loop
+INLINE_ROWS = 64    # a forward pass of at most this many images runs on the event loop itself:
+                    # on a worker thread one image cost 0.68 ms of CPU against 0.32 ms inline
+                    # (the hand-over between cores, benchmarks/serve.py's notes in docs/serve.md),
+                    # and 64 images take about 1 ms, a pause the other requests do not feel
 # the page and the docs load nothing from elsewhere; data: for the 28x28 inputs, blob: for photos
 CSP = ("default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -304,17 +308,18 @@ def pixels_answer(served: Served, proba: np.ndarray) -> dict:
 class Batcher:
     """Concurrent /predict/pixels requests for one model gathered into one forward pass.
 
-    A request queues its images and waits for its own rows of the answer. While a forward
-    pass runs (on a worker thread, so that the event loop goes on reading requests), the
-    requests that arrive queue up; when it ends, everything queued, up to MAX_BATCH images,
-    is the next pass. Nothing waits on purpose: a lone request is computed at once, and
+    A request queues its images and waits for its own rows of the answer. The pass runs when
+    the event loop next turns to it, on everything queued by then (up to MAX_BATCH images):
+    a small one on the loop itself (INLINE_ROWS), a large one on a worker thread, so that
+    the loop goes on reading the requests that queue up for the next pass meanwhile. Nothing waits on purpose: a lone request is computed at once, and
     under load the batches grow by themselves. Requests share nothing but this queue; each
     gets a slice of the batch's probabilities (the same as a lone pass of its images, up to
     the last float digits that any batch size changes). The draining task ends when the
     queue is empty, so it never outlives the event loop that started it."""
 
-    def __init__(self, proba: Callable[[np.ndarray], np.ndarray], limiter, max_rows: int = MAX_BATCH):
-        self.proba, self.limiter, self.max_rows = proba, limiter, max_rows
+    def __init__(self, proba: Callable[[np.ndarray], np.ndarray], limiter, max_rows: int = MAX_BATCH,
+                 inline_rows: int = INLINE_ROWS):
+        self.proba, self.limiter, self.max_rows, self.inline_rows = proba, limiter, max_rows, inline_rows
         self.queue: list[tuple[np.ndarray, asyncio.Future]] = []
         self.task: asyncio.Task | None = None
 
@@ -335,7 +340,10 @@ class Batcher:
             batch, self.queue = self.queue[:take], self.queue[take:]
             X = batch[0][0] if take == 1 else np.concatenate([x for x, _ in batch])
             try:
-                proba = await anyio.to_thread.run_sync(self.proba, X, limiter=self.limiter)
+                if rows <= self.inline_rows:
+                    proba = self.proba(X)  # see INLINE_ROWS
+                else:
+                    proba = await anyio.to_thread.run_sync(self.proba, X, limiter=self.limiter)
             except BaseException as e:  # ours (or the loop closing): every waiter hears of it
                 for _, fut in batch:
                     if not fut.done():
@@ -367,8 +375,32 @@ ERRORS = {s: {"description": d, "content": {"application/json": {"example": {"de
           for s, d in [(400, "empty or broken body"), (404, "unknown model"),
                        (413, "body or image over the limits"), (415, "not an image"),
                        (422, "wrong JSON shape or values, or no ink on the image")]}
-ModelName = Query(None, max_length=100, description="a trained model (GET /models); default: "
+MODEL_NAME_MAX = 100
+ModelName = Query(None, max_length=MODEL_NAME_MAX, description="a trained model (GET /models); default: "
                                                    "the server's")
+
+
+class PixelsFirst:
+    """ASGI middleware: `POST /predict/pixels` answered ahead of FastAPI's routing and its
+    parameter solving, which cost the server more CPU than the forward pass of a digit
+    (docs/serve.md). Everything else, and the route's OpenAPI entry, is FastAPI's; a client's
+    mistake is the same 4xx JSON as from the route, a bug goes on to the app's 500 handler."""
+
+    def __init__(self, app, handle: Callable):
+        self.app, self.handle = app, handle  # handle(request, model name or None) -> dict
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/predict/pixels" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        request = Request(scope, receive)
+        try:
+            model = request.query_params.get("model")
+            if model is not None and len(model) > MODEL_NAME_MAX:  # as the route's Query says
+                raise ClientError(422, f"query model: String should have at most {MODEL_NAME_MAX} characters")
+            response = answer(await self.handle(request, model))
+        except ClientError as e:
+            response = JSONResponse({"detail": e.detail}, e.status)
+        await response(scope, receive, send)
 
 
 def answer(doc: dict) -> Response:
@@ -393,11 +425,6 @@ def create_app(models_dir: str | Path = paths.MODELS, *, model: str | None = Non
     # FastAPI's own /docs loads Swagger UI from a CDN: ours is a local page over /openapi.json
     app = FastAPI(title="mnist-recipes", version="1", docs_url=None, redoc_url=None,
                   description="Read handwritten digits with the project's trained models.")
-    if cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"])
-
     batchers = {name: Batcher(s.proba, limiter) for name, s in served.items()}
 
     def pick(name: str | None) -> Served:
@@ -406,6 +433,16 @@ def create_app(models_dir: str | Path = paths.MODELS, *, model: str | None = Non
         if name not in served:
             raise ClientError(404, f"model {name!r}: not a trained model (trained: {', '.join(served)})")
         return served[name]
+
+    async def pixels(request: Request, model: str | None) -> dict:
+        m = pick(model)
+        body = await read_body(request, max_bytes)
+        if len(body) <= INLINE_BYTES:  # a digit or two: less work than the hop to a thread
+            X = parse_pixels(body)
+        else:
+            X = await anyio.to_thread.run_sync(parse_pixels, body, limiter=limiter)
+        # the forward pass is shared with the requests for the same model that arrive meanwhile
+        return pixels_answer(m, await batchers[m.name](X))
 
     async def work(fn, *args) -> Response:
         return answer(await anyio.to_thread.run_sync(fn, *args, limiter=limiter))
@@ -444,14 +481,7 @@ def create_app(models_dir: str | Path = paths.MODELS, *, model: str | None = Non
     async def predict_pixels(request: Request, model: str | None = ModelName):
         """`{"pixels": image or [images]}`, an image 784 values or 28x28 in 0..255 (white on
         black). A list is one forward pass. Answers `digits` [N] and `probabilities` [N][10]."""
-        m = pick(model)
-        body = await read_body(request, max_bytes)
-        if len(body) <= INLINE_BYTES:  # a digit or two: less work than the hop to a thread
-            X = parse_pixels(body)
-        else:
-            X = await anyio.to_thread.run_sync(parse_pixels, body, limiter=limiter)
-        # the forward pass is shared with the requests for the same model that arrive meanwhile
-        return answer(pixels_answer(m, await batchers[m.name](X)))
+        return answer(await pixels(request, model))  # what PixelsFirst answers ahead of this
 
     @app.get("/models", summary="The trained models")
     async def list_models():
@@ -474,6 +504,11 @@ def create_app(models_dir: str | Path = paths.MODELS, *, model: str | None = Non
         return FileResponse(STATIC / "docs.html", headers=headers)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(PixelsFirst, handle=pixels)
+    if cors_origins:  # added last, so the outermost: its headers go on PixelsFirst's answers too
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"])
     return app
 
 

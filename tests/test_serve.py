@@ -285,6 +285,8 @@ BAD = [
     (PIXEL, b'{"pixels": [' + b"NaN, " * 783 + b"NaN]}", 422, "0..255"),
     (PIXEL, json.dumps({"pixels": [[0] * 784] * (serve.MAX_BATCH + 1)}).encode(), 413, "limit"),
     ("/predict/pixels?model=x", json.dumps({"pixels": [0] * 784}).encode(), 404, "not a trained"),
+    ("/predict/pixels?model=" + "x" * 101, json.dumps({"pixels": [0] * 784}).encode(), 422, "at most 100"),
+    ("/predict?model=" + "x" * 101, BLANK_PNG, 422, "at most 100"),
 ]
 
 
@@ -438,6 +440,9 @@ def test_no_cors_unless_asked(project, client):
     opened = TestClient(serve.create_app(project / "models", cors_origins=["http://elsewhere.example"]))
     r = opened.get("/health", headers=origin)
     assert r.headers["access-control-allow-origin"] == "http://elsewhere.example"
+    for c, allowed in [(client, False), (opened, True)]:  # the route answered ahead of FastAPI's
+        r = c.post(PIXEL + "?model=t", json={"pixels": [0] * 784}, headers=origin)
+        assert r.status_code == 200 and ("access-control-allow-origin" in r.headers) == allowed
 
 
 def test_page_and_docs_load_nothing_from_elsewhere(client):
