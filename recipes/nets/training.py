@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from recipes import tables
 from recipes.errors import UserError
-from recipes.nets import inference
+from recipes.nets import allocator, inference
 from recipes.nets.layers import INPUT_SHAPE, has_conv
 from recipes.nets.precision import autocast
 
@@ -128,6 +128,7 @@ def fit(net: nn.Module, cfg, X: np.ndarray, y: np.ndarray, X_val, y_val, device,
     With validation data the best-validation epoch is kept, without it the last one.
     `before_first_epoch` runs only on a fresh start (the RBM pretraining), not on a resume.
     """
+    allocator.reuse_freed_memory()  # a step's pages reused by the next, not faulted in anew
     conv = has_conv(net)
     Xt = _tensor(X, torch.uint8).view(-1, *INPUT_SHAPE).to(device)
     yt = _tensor(y, torch.int64).to(device)
