@@ -54,8 +54,8 @@ SIDE = preprocess.SIDE
 INLINE_BYTES = 8 * 4 * SIDE * SIDE  # /predict/pixels bodies up to about 8 images: on the loop
 INLINE_ROWS = 64    # a forward pass of at most this many images runs on the event loop itself:
                     # on a worker thread one image cost 0.68 ms of CPU against 0.32 ms inline
-                    # (the hand-over between cores, benchmarks/serve.py's notes in docs/serve.md),
-                    # and 64 images take about 1 ms, a pause the other requests do not feel
+                    # (the hand-over between cores: docs/serve.md), and 64 images take about
+                    # 1 ms, a pause the other requests do not feel
 # the page and the docs load nothing from elsewhere; data: for the 28x28 inputs, blob: for photos
 CSP = ("default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -311,15 +311,15 @@ class Batcher:
     A request queues its images and waits for its own rows of the answer. The pass runs when
     the event loop next turns to it, on everything queued by then (up to MAX_BATCH images):
     a small one on the loop itself (INLINE_ROWS), a large one on a worker thread, so that
-    the loop goes on reading the requests that queue up for the next pass meanwhile. Nothing waits on purpose: a lone request is computed at once, and
-    under load the batches grow by themselves. Requests share nothing but this queue; each
+    the loop goes on reading the requests that queue up for the next pass meanwhile. Nothing
+    waits on purpose: a lone request is computed at once, and under load the batches grow by
+    themselves. Requests share nothing but this queue; each
     gets a slice of the batch's probabilities (the same as a lone pass of its images, up to
     the last float digits that any batch size changes). The draining task ends when the
     queue is empty, so it never outlives the event loop that started it."""
 
-    def __init__(self, proba: Callable[[np.ndarray], np.ndarray], limiter, max_rows: int = MAX_BATCH,
-                 inline_rows: int = INLINE_ROWS):
-        self.proba, self.limiter, self.max_rows, self.inline_rows = proba, limiter, max_rows, inline_rows
+    def __init__(self, proba: Callable[[np.ndarray], np.ndarray], limiter, max_rows: int = MAX_BATCH):
+        self.proba, self.limiter, self.max_rows = proba, limiter, max_rows
         self.queue: list[tuple[np.ndarray, asyncio.Future]] = []
         self.task: asyncio.Task | None = None
 
@@ -340,7 +340,7 @@ class Batcher:
             batch, self.queue = self.queue[:take], self.queue[take:]
             X = batch[0][0] if take == 1 else np.concatenate([x for x, _ in batch])
             try:
-                if rows <= self.inline_rows:
+                if rows <= INLINE_ROWS:
                     proba = self.proba(X)  # see INLINE_ROWS
                 else:
                     proba = await anyio.to_thread.run_sync(self.proba, X, limiter=self.limiter)

@@ -5,7 +5,7 @@ malloc returns such blocks to the system (a block over its mmap threshold is unm
 freed, and the top of the heap is trimmed), so the next step touches fresh pages and pays a
 page fault for every 4 KiB: 900-1,300 faults a step in the speedrun's loop. With blocks
 of up to 32 MiB taken from the heap and the heap kept, the step reuses its own pages: the
-speedrun trained in 0.90x the time (median of 6 paired runs, AMD EPYC; docs/speed.md),
+speedrun trained in 0.86x the time (median of 6 paired runs, AMD EPYC; docs/speed.md),
 with the same weights bit for bit (where memory lies changes no result).
 """
 
