@@ -217,7 +217,7 @@ class Reference(Strict):
 class EntryKeys(Strict):
     """What every entry may hold beside its hyperparameters: the pipeline's own keys."""
     reference: Reference | None = None
-    data: Literal["train_split", "expanded"] = "train_split"
+    data: Literal["train_split", "expanded", "photos"] = "train_split"
     train_on_val: bool = False   # the final fit: the validation split joins the training data
     # the seeds of `<name>+<seed>` in train.models; seeds@<name> reports their spread
     seeds: Annotated[list[NonNegInt], Field(min_length=1)] | None = None
@@ -293,6 +293,19 @@ class Expand(Strict):
     affine: Affine = Affine()
 
 
+class Photos(Strict):
+    """The photos stage: synthetic photos of the training split's digits, cut by the reader."""
+    pages: Annotated[int, Field(ge=0, le=100_000)] = 0
+    seed: NonNegInt = 100
+
+    @field_validator("seed")
+    @classmethod
+    def _not_the_benchmarks(cls, v):
+        if v in (0, 1):   # recipes.handwriting.synth: the benchmark is seed 0, its dev pages 1
+            raise ValueError(f"must not be 0 or 1, the photo benchmark's and its dev pages' seeds, got {v}")
+        return v
+
+
 class Train(Strict):
     models: Annotated[list[str], Field(min_length=1)]   # fitted: entries, or <entry>+<seed>
     committees: list[str] = []   # kind: committee entries, assembled from trained models
@@ -318,13 +331,15 @@ class Params(Strict):
     parse: Parse = Parse()
     split: Split = Split()
     expand: Expand = Expand()
+    photos: Photos = Photos()
     train: Train
     report: Report = Report()
     export: Export = Export()
     models: dict[str, Entry]
 
 
-SECTIONS = {"fetch": Fetch, "parse": Parse, "split": Split, "expand": Expand, "train": Train,
+SECTIONS = {"fetch": Fetch, "parse": Parse, "split": Split, "expand": Expand, "photos": Photos,
+            "train": Train,
             "report": Report}
 
 
@@ -549,5 +564,8 @@ def resolve(params: Params, name: str) -> dict:
     if e.train_on_val and e.data != "train_split":
         raise UserError(f"params.yaml: models.{name}.train_on_val: works with data: train_split "
                         f"only (the expand stage expands the training split alone)")
+    if e.data == "photos" and params.photos.pages == 0:
+        raise UserError(f"params.yaml: models.{name}.data: photos needs photos.pages > 0 "
+                        f"(the photos stage writes no photo digits with 0 pages)")
     return {"name": name, "kind": e.kind, "data": e.data, "train_on_val": e.train_on_val,
             "params": {k: v for k, v in own.items() if k in hyper}}

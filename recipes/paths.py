@@ -15,7 +15,8 @@ TEST = TABLES / "test.parquet"
 TRAIN_SPLIT = TABLES / "train_split.parquet"
 VAL = TABLES / "val.parquet"
 EXPANDED = TABLES / "train_expanded.parquet"
-DATA = {"train_split": TRAIN_SPLIT, "expanded": EXPANDED}  # what `data:` of an entry names
+PHOTOS = TABLES / "train_photos.parquet"
+DATA = {"train_split": TRAIN_SPLIT, "expanded": EXPANDED, "photos": PHOTOS}  # what `data:` of an entry names
 
 RESOLVED = Path("data/resolved")          # resolve@<name>: the entry train@<name> depends on
 PREDICTIONS = Path("data/predictions")    # evaluate@<name>: label, pred, prob_0..prob_9
@@ -27,6 +28,7 @@ REPORTS = Path("reports")
 COMPARE = REPORTS / "compare"
 LEADERBOARD = REPORTS / "leaderboard"
 EXPAND_FIGURE = REPORTS / "expand" / "distortions.png"
+PHOTOS_FIGURE = REPORTS / "photos" / "digits.png"
 
 
 def resolved(name: str) -> Path:
