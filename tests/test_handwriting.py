@@ -333,6 +333,7 @@ def test_several_images_one_bad(project, tmp_path, monkeypatch, capsys):
     assert len(err.strip().splitlines()) == 1 and "b.png: no such file" in err
 
 
+@pytest.mark.slow   # the installed command in subprocesses: 3.5 s
 def test_cli_entry_point_reports_one_line(project, tmp_path):
     proc = run_module("recipes.predict", tmp_path / "none.png", "--model", "t", cwd=project)
     assert_one_line_error(proc, "none.png", "no such file")

@@ -277,6 +277,7 @@ print(faults_before, faults_after, same)
 """
 
 
+@pytest.mark.slow   # a subprocess training twice: 5 s
 def test_freed_memory_is_reused_with_the_same_weights():
     """A step's pages reused by the next (no page faults after the first steps), and where
     memory lies changes no weight. In a process of its own: the setting is for a process."""

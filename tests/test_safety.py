@@ -98,6 +98,7 @@ def test_a_damaged_model_folder_is_one_line(project, case):
     assert "\n" not in str(e.value) and str(project / "models" / name) in str(e.value)
 
 
+@pytest.mark.slow   # a subprocess evaluating: 4 s
 def test_evaluate_without_train_json_is_one_line(project):
     (project / "models/net/train.json").unlink()
     assert_one_line_error(run_module("recipes.stages.evaluate", "net", cwd=project),
