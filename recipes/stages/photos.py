@@ -13,7 +13,8 @@ photographed badly: pen widths, slant, blur, JPEG, shadows, clutter, touching di
 written with digits of the training split, never MNIST's test digits; a share PEN_SHARE
 of the 1, 2, 4, 7 and 9 is pen-written in forms MNIST rarely has (flagged 1s, crossed 7s,
 closed 4s, small-loop 9s, looped 2s), every proportion drawn at random
-(`synth.pen_digit`), never the benchmark's own fixed templates (`synth.VARIANTS`). The reader cuts each page into 28x28 inputs (`recipes.handwriting.preprocess.page`,
+(`synth.pen_digit`), never the benchmark's own fixed templates (`synth.VARIANTS`).
+The reader cuts each page into 28x28 inputs (`recipes.handwriting.preprocess.page`,
 without a classifier, as this stage comes before any model); a page whose lines and digits
 per line come out as written gives every one of its digits with its label, however the cut
 looks (thick, thin, blurred, broken, clipped by a neighbour): what a model reading photos
