@@ -338,11 +338,6 @@ class Params(Strict):
     models: dict[str, Entry]
 
 
-SECTIONS = {"fetch": Fetch, "parse": Parse, "split": Split, "expand": Expand, "photos": Photos,
-            "train": Train,
-            "report": Report}
-
-
 def load(path: str | os.PathLike = "params.yaml") -> Params:
     """params.yaml, every key checked; one-line UserError naming the first bad one."""
     path = Path(path)

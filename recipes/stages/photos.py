@@ -63,8 +63,8 @@ def cut(seed: int, k: int, digits: synth.Digits) -> tuple[np.ndarray, np.ndarray
         return None
     if [len(line) for line in page.lines] != [len(line) for line in lines]:
         return None
-    order = [i for line in page.lines for i in line]
-    return page.X[order], np.array([int(c) for c in "".join(lines)], np.uint8)
+    # page.X is in reading order already: line by line, each left to right
+    return page.X, np.array([int(c) for c in "".join(lines)], np.uint8)
 
 
 def _cut_chunk(task: tuple[int, int, int]) -> list:
