@@ -18,7 +18,8 @@ EXPANDED = TABLES / "train_expanded.parquet"
 PHOTOS = TABLES / "train_photos.parquet"
 DATA = {"train_split": TRAIN_SPLIT, "expanded": EXPANDED, "photos": PHOTOS}  # what `data:` of an entry names
 
-RESOLVED = Path("data/resolved")          # resolve@<name>: the entry train@<name> depends on
+RESOLVED = Path("data/resolved")          # resolve: the entry train@<name> depends on
+COMMITTEES = Path("data/committees")      # members@<name>: what committee@<name> assembles
 PREDICTIONS = Path("data/predictions")    # evaluate@<name>: label, pred, prob_0..prob_9
 ROWS = Path("data/leaderboard")           # report@<name>: its leaderboard row
 TRAINED = Path("data/trained")            # evaluate@<name>: md5 of each file of models/<name>/
@@ -33,6 +34,10 @@ PHOTOS_FIGURE = REPORTS / "photos" / "digits.png"
 
 def resolved(name: str) -> Path:
     return RESOLVED / f"{name}.json"
+
+
+def committee_entry(name: str) -> Path:
+    return COMMITTEES / f"{name}.json"
 
 
 def model_dir(name: str) -> Path:

@@ -1,5 +1,5 @@
 """Seeds as an axis: `seeds: [1, 2]` in an entry, `<entry>+<seed>` in train.models (each seed
-its own resolve@/train@/evaluate@/report@ stages), seeds@<entry> and the leaderboard report
+its own train@/evaluate@/report@ stages), seeds@<entry> and the leaderboard report
 the spread over every declared seed."""
 
 import copy

@@ -81,7 +81,7 @@ def test_train_on_val_with_expanded_data_is_refused():
 @pytest.mark.slow
 def test_stages_from_the_command_line(workdir):
     (workdir / "params.yaml").write_text(yaml.safe_dump(params()))
-    run_module("recipes.stages.resolve", "n", cwd=workdir, check=True)
+    run_module("recipes.stages.resolve", cwd=workdir, check=True)
     proc = run_module("recipes.stages.train", "n", cwd=workdir, check=True)
     assert "n: epoch 2/2: loss" in proc.stderr and "test " in proc.stderr
     assert (workdir / "models/n/model.json").exists() and (workdir / "models/n/summary.txt").exists()
@@ -100,7 +100,7 @@ def test_stages_from_the_command_line(workdir):
 ])
 def test_bad_entry_is_one_line_from_the_command(workdir, mistake, message):
     (workdir / "params.yaml").write_text(yaml.safe_dump(params(**mistake)))
-    assert_one_line_error(run_module("recipes.stages.resolve", "n", cwd=workdir), message)
+    assert_one_line_error(run_module("recipes.stages.resolve", cwd=workdir), message)
     assert not (workdir / "models/n").exists() and not paths.resolved("n").exists()
 
 

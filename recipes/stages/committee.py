@@ -2,7 +2,7 @@
 
     python -m recipes.stages.committee NAME
 
-Reads data/resolved/<name>.json (the members stage's output), checks that every member's
+Reads data/committees/<name>.json (the members stage's output), checks that every member's
 folder still has the files recorded there, and writes models/<name>/ (model.json naming the
 members, a copy of each under members/, train.json), then what evaluate@ and report@ write
 for a trained model: reports/<name>/metrics.json, confusion.csv, misclassified.png,
@@ -23,7 +23,7 @@ from recipes.stages import evaluate, report
 
 
 def read_resolved(name: str, root=paths.Path(".")) -> dict:
-    path = root / paths.resolved(name)
+    path = root / paths.committee_entry(name)
     try:
         resolved = json.loads(path.read_text())
     except FileNotFoundError:

@@ -2,7 +2,7 @@
 
     python -m recipes.stages.members NAME
 
-Writes data/resolved/<name>.json for a `kind: committee` entry of `train.committees`: its
+Writes data/committees/<name>.json for a `kind: committee` entry of `train.committees`: its
 members and `combine`, and, for each member, the md5 of each file of models/<member>/ as
 evaluate@<member> recorded it in data/trained/. This stage depends on that whole folder (DVC
 cannot give a foreach stage a list of paths), so it re-runs after any model changes, in a
@@ -40,7 +40,7 @@ def main() -> None:
         raise UserError("usage: python -m recipes.stages.members NAME")
     name = sys.argv[1]
     out = resolve(config.load(), name)
-    write_text(paths.resolved(name), json.dumps(out, indent=2, sort_keys=True) + "\n")
+    write_text(paths.committee_entry(name), json.dumps(out, indent=2, sort_keys=True) + "\n")
     print(f"members: {name} ({out['params']['combine']} of {', '.join(out['params']['members'])})",
           file=sys.stderr)
 

@@ -29,7 +29,7 @@ def read_resolved(name: str) -> dict:
     try:
         resolved = json.loads(path.read_text())
     except FileNotFoundError:
-        raise UserError(f"{path}: no such file (run `dvc repro resolve@{name}`)") from None
+        raise UserError(f"{path}: no such file (run `dvc repro resolve`)") from None
     for table, digest in resolved["tables"].items():
         if md5(table) != digest:
             raise UserError(f"{table} changed since {path} was written: run `dvc repro`")
