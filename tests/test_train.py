@@ -72,6 +72,27 @@ def test_train_on_val_learns_from_both_and_keeps_the_last_epoch(workdir, slice20
     assert not (curves / "val_acc.tsv").exists()
 
 
+def test_one_resolve_writes_every_entry_or_none(workdir, monkeypatch):
+    both = params()
+    both["models"]["m"] = {**NET, "epochs": 3}
+    both["train"]["models"] = ["n", "m"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(both))
+    monkeypatch.setattr("sys.argv", ["resolve"])
+    resolve.main()
+    n, m = (json.loads(paths.resolved(x).read_text()) for x in ("n", "m"))
+    assert n["params"]["epochs"] == 2 and m["params"]["epochs"] == 3
+    assert n["tables"] == m["tables"] == {str(p): resolve.md5(p)
+                                          for p in (paths.TRAIN_SPLIT, paths.VAL, paths.TEST)}
+    # an entry config refuses only when resolving it: no file written, not even the first's
+    for name in ("n", "m"):
+        paths.resolved(name).unlink()
+    both["models"]["m"].update(train_on_val=True, data="expanded")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(both))
+    with pytest.raises(Exception, match="models.m.train_on_val"):
+        resolve.main()
+    assert not paths.resolved("n").exists()
+
+
 def test_train_on_val_with_expanded_data_is_refused():
     p = config.validate(params(train_on_val=True, data="expanded"), config.Params)
     with pytest.raises(Exception, match="models.n.train_on_val: works with data: train_split only"):
