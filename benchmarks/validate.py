@@ -28,6 +28,7 @@ import torch  # noqa: E402
 
 from recipes import config, idx, models  # noqa: E402
 from recipes.stages.split import split_indices  # noqa: E402
+from recipes.stages.train import machine  # noqa: E402
 
 
 def main() -> None:
@@ -46,10 +47,9 @@ def main() -> None:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)
-    cpu = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-           if line.startswith("model name")][:1]
-    print(f"{cpu[0] if cpu else '?'}, {torch.backends.cpu.get_cpu_capability()}, torch "
-          f"{torch.__version__}; {args.name} with {overrides or 'its own settings'}", flush=True)
+    where = machine()
+    print(f"{where['cpu']}, {where['cpu_capability']}, torch {torch.__version__}; "
+          f"{args.name} with {overrides or 'its own settings'}", flush=True)
     vals = []
     for seed in map(int, args.seeds.split(",")):
         params = {**resolved["params"], **overrides, "seed": seed}
