@@ -290,8 +290,12 @@ def read_image(data: bytes, served: Served, max_pixels: int, inputs: bool) -> di
     except UserError as e:
         raise ClientError(422, str(e)) from None
     proba = served.proba(page.X)
+    boxes = unlevel(page.boxes, page.angle, page.gray.shape)
     gh, gw = page.gray.shape
-    boxes = unlevel(page.boxes, page.angle, page.gray.shape) * [w / gw, h / gh, w / gw, h / gh]
+    if page.region:  # small digits, read in a magnified region of the working copy
+        y0, x0, f, (gh, gw) = page.region
+        boxes = boxes / f + [x0, y0, x0, y0]
+    boxes = boxes * [w / gw, h / gh, w / gw, h / gh]
     boxes = np.clip(np.rint(boxes), 0, [w, h, w, h]).astype(int)
     out = {"model": served.name, "digits": "".join(map(str, proba.argmax(1))),
            "probabilities": proba.tolist(), "boxes": boxes.tolist(), "width": w, "height": h}

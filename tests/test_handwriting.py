@@ -438,6 +438,48 @@ def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     assert [len(l) for l in page.lines] == [4]
 
 
+def test_a_tight_box_has_no_sides_read_as_1s(mnist_test):
+    """A box drawn close round a number: its sides, barely taller than the digits, are
+    the box's (they join its top and bottom at their ends), not two 1s."""
+    Xt, yt = mnist_test
+    img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))
+    img[154:157, 108:392] = img[204:207, 108:392] = 30   # top and bottom, 50 px apart
+    img[154:207, 108:111] = img[154:207, 389:392] = 30   # the sides: 1.2 x the digits' height
+    page = preprocess.page(img)
+    assert [len(l) for l in page.lines] == [4]
+    assert page.boxes[0][0] > 111 and page.boxes[-1][2] < 389
+
+
+def test_a_1_touching_a_box_top_and_bottom_stays_a_digit():
+    """Inside a tight box a 1 may touch both its lines; the lines run on past it on both
+    sides, which a box's side never has."""
+    box = [[(40, 60), (320, 60)], [(40, 200), (320, 200)], [(40, 60), (40, 200)], [(320, 60), (320, 200)]]
+    one, seven_ = [(150, 60), (150, 200)], [(200, 68), (265, 68), (225, 196)]
+    page = preprocess.page(drawn(box + [one, seven_]))
+    assert [len(l) for l in page.lines] == [2]
+    (ax0, _, ax1, _), (bx0, _, _, _) = page.boxes
+    assert ax0 < 150 < ax1 and bx0 > 190
+
+
+def test_small_digits_on_a_large_page_are_looked_at_magnified(model, mnist_test):
+    """Digits 2% of a large photo tall are read again from their region, magnified; the
+    boxes the server gives still land on them in the photo."""
+    from recipes.serve import unlevel
+    Xt, yt = mnist_test
+    right = np.flatnonzero(model.predict(Xt[:100]) == yt[:100])[:5]
+    img = page_of([[Xt[i].reshape(28, 28) for i in right]], np.random.default_rng(8),
+                  height=30, size=(1000, 1300))
+    page = preprocess.page(img, classify=model.predict_proba)
+    assert page.region is not None and page.region[2] > 1.25
+    assert [len(l) for l in page.lines] == [5]
+    y0, x0, f, (gh, gw) = page.region
+    boxes = unlevel(page.boxes, page.angle, page.gray.shape) / f + [x0, y0, x0, y0]
+    boxes = boxes * [1300 / gw, 1000 / gh, 1300 / gw, 1000 / gh]
+    for k, (bx0, by0, bx1, by1) in enumerate(boxes):  # digit k is drawn at x 120 + 33k, y 150
+        assert 120 + 33 * k - 3 <= bx0 < bx1 <= 120 + 33 * k + 33 and 148 <= by0 < by1 <= 183
+    assert predict.read_digits(img, model) == "".join(str(yt[i]) for i in right)
+
+
 @pytest.mark.parametrize("what", ["cup", "desk"])
 def test_a_page_without_digits_says_so(what):
     img = np.full((600, 800), 225, np.uint8)

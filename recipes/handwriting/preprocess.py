@@ -38,8 +38,14 @@ from recipes.handwriting.ink import (  # noqa: F401  (the names this module alwa
     BOX, SIDE, centre, drawing_copy, find_ink, find_sheet, ink_and_off_paper, load_gray, noise,
     off_paper, otsu,
     resize, stroke_width, threshold, to_mnist, working_copy)
+from recipes.handwriting.ink import WORK_MAX
+from PIL import Image
 
 SKEW_MIN = 5.0       # lines sloping by more than this many degrees are levelled first
+SMALL_DIGIT = 36     # digits shorter than this (pixels of the working copy)...
+LOOK_HEIGHT = 48     # ...are looked at again, magnified to about this height...
+LOOK_MARGIN = 1.5    # ...in the region that holds them, with this margin (x their height),
+LOOK_MIN = 1.25      # ...when that magnifies by this much at least
 
 
 @dataclass
@@ -58,6 +64,8 @@ class Page:
     rejected: list = field(default_factory=list)  # ((x0, y0, x1, y1), why not a digit)
     specks: int = 0                               # components dropped as specks
     height: float = 0.0                           # the typical digit's height (pixels)
+    region: tuple | None = None  # (y0, x0, scale, working copy's shape): the steps show the
+    #                              working copy's region from (y0, x0), magnified (small digits)
 
     @property
     def X(self) -> np.ndarray:
@@ -91,20 +99,55 @@ def _tight(part: np.ndarray, y0: int, x0: int):
 
 
 def page(source, classify: Callable | None = None) -> Page:
-    """Every step for one photo (path or array); `UserError` when it holds no digit."""
+    """Every step for one photo (path or array); `UserError` when it holds no digit.
+
+    Digits written small on a large page (under SMALL_DIGIT pixels of the working copy)
+    are looked at a second time: the region that holds them, magnified to about LOOK_HEIGHT
+    (bicubic), its ink and threshold found afresh there. Strokes a pixel or two wide then
+    come out whole, so a thin 1 is not lost as a speck, and the threshold follows the
+    digits' own contrast rather than the whole page's. A drawing (flat paper) is read once."""
     gray, paper = drawing_copy(find_sheet(working_copy(load_gray(source))))
     ink, dark, off = ink_and_off_paper(gray, paper)
     try:
         mask, low = threshold(ink)
     except UserError as e:  # nothing stands out: a page without digits, said as such
         raise UserError(f"no digits found: {e}") from None
-    coverage = np.clip(ink / (2 * low), 0, 1) * filters.dilate(mask)
-    # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
-    outside = off if dark else np.zeros(gray.shape, bool)  # off_paper(gray), found with the ink
-    frame = filters.dilate(outside, 6) if outside.any() else outside
+    frame = off if dark else np.zeros(gray.shape, bool)  # off_paper(gray), found with the ink
+    frame = filters.dilate(frame, 6) if frame.any() else frame
     frame[[0, -1], :] = frame[:, [0, -1]] = True
+    out, first = _read(gray, ink, mask, low, dark, frame, classify)
+    h = first.height
+    if paper is not None or not 0 < h < SMALL_DIGIT or not first.lines:
+        return out
+    b = np.array([[x0, y0, x0 + p.shape[1], y0 + p.shape[0]]
+                  for line in first.lines for y0, x0, p in line])
+    m = int(LOOK_MARGIN * h)
+    y0, x0 = max(0, b[:, 1].min() - m), max(0, b[:, 0].min() - m)
+    y1, x1 = min(gray.shape[0], b[:, 3].max() + m), min(gray.shape[1], b[:, 2].max() + m)
+    f = min(LOOK_HEIGHT / h, WORK_MAX / max(y1 - y0, x1 - x0))
+    if f < LOOK_MIN:
+        return out
+    shape = (round((y1 - y0) * f), round((x1 - x0) * f))
+
+    def big(a):
+        return resize(a[y0:y1, x0:x1].astype(np.float32), shape, Image.Resampling.BICUBIC)
+
+    gray2 = np.clip(big(gray), 0, 1)
+    try:
+        ink2, dark2, _ = ink_and_off_paper(gray2, None)
+        mask2, low2 = threshold(ink2)
+        out2, _ = _read(gray2, ink2, mask2, low2, dark2, big(frame) > 0.5, classify)
+    except UserError:
+        return out
+    out2.region = (y0, x0, f, gray.shape)
+    return out2
+
+
+def _read(gray, ink, mask, low, dark, frame, classify) -> tuple[Page, segment.Found]:
+    """The digits of a thresholded page, and what the first look (before levelling) found."""
+    coverage = np.clip(ink / (2 * low), 0, 1) * filters.dilate(mask)
     strength = ink
-    found = segment.find(mask, frame=frame, strength=strength)
+    found = first = segment.find(mask, frame=frame, strength=strength)
     angle = _angle(found)
     if angle:  # lines written at a slant: level them, then find the digits again
         coverage = ndi.rotate(coverage, angle, reshape=True, order=1, mode="constant")
@@ -127,7 +170,7 @@ def page(source, classify: Callable | None = None) -> Page:
         why = f"; rejected: {found.rejected[0][1]}" if found.rejected else ""
         raise UserError(f"no digits found: nothing on the image looks like a digit{why}")
     out.inputs = np.stack(inputs)
-    return out
+    return out, first
 
 
 def _angle(found: segment.Found) -> float:

@@ -174,7 +174,11 @@ def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = ""
     cols = max(4, n)
     fig = plt.figure(figsize=(max(12, 1.4 * cols), 7.5))
     grid = fig.add_gridspec(2, 4 * cols, height_ratios=[2.2, 1])
-    steps = [(page.gray, "photo (grayscale)"),
+    look = ""
+    if page.region:  # small digits: the steps are those of the second look
+        y0, x0, f, _ = page.region
+        look = f" (small digits: the region at x={x0}, y={y0}, magnified {f:.1f}x)"
+    steps = [(page.gray, "photo (grayscale)" + look),
              (page.ink, f"ink against the paper ({'dark' if page.dark_ink else 'light'} ink)"),
              (page.mask, f"mask (cut {page.threshold:.2f}): {n} digits in {len(page.lines)} "
                          f"line(s), digit height {page.height:.0f} px"

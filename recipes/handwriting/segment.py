@@ -75,8 +75,8 @@ WAIST = 1.6          # a cut crosses at most this many strokes' worth of ink...
 WIDE_WAIST = 2.6     # ...this many in a part wider than WIDE_ALONE (a 3 touching a 0: two strokes)
 MAX_CUTS = 6         # candidate cuts per group
 PART_MIN = 0.12      # a part narrower than this x typical height is no digit
-CUT_COST = 3.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
-WIDE_COST = 3.0      # log-probability lost by a part wider than WIDE...
+CUT_COST = 4.0       # log-probability a cut must gain (chosen on the dev pages, see docs)
+WIDE_COST = 2.0      # log-probability lost by a part wider than WIDE...
 WIDE_SLOPE = 10.0    # ...and this much more per typical height it is wider still
 SHORT_PART = 0.6     # a part cut off shorter than this x its group's height (a digit's tail)...
 SHORT_COST = 3.0     # ...costs this much
@@ -88,6 +88,9 @@ BROKEN_THIN = 0.45   # ...one narrower than this or shorter than PIECE...
 MERGE_GAIN = 0.25    # ...are one broken digit when read together better by this log-probability
 FLAT = 0.45          # a mark this many times as tall as wide...
 FLAT_H = 0.6         # ...and shorter than this x typical height: a dash, an underline's piece
+SIDE_H = 0.6         # a stroke this tall (x typical height) between two opened rules...
+SIDE_W = 0.5         # ...no wider than this x its height, at the end of both: a box's side
+REMNANT = 0.9        # a mark with this share of its pixels within 2 px of a rule: the rule's rim
 
 
 @dataclass
@@ -229,6 +232,43 @@ def rules(mask: np.ndarray, height: float, lab: np.ndarray | None = None,
             found = _runs_along_rows(lab.T, boxes[:, 3] - boxes[:, 1], boxes[:, 1], L).T
         out |= found
     return out & mask
+
+
+def box_sides(mask: np.ndarray, straight: np.ndarray, ref: float) -> np.ndarray:
+    """The sides of a box whose top and bottom were opened out as rules, and the rims the
+    opening left along any rule (bool, mask's shape).
+
+    A box drawn close round a number has sides barely taller than its digits, too short to
+    be told from a 1 as rules; what tells them is where they stand: each joins a rule at
+    its top and one at its bottom, at the rule's end. A 1 touching a tight box's top and
+    bottom has the rules running on past it on both sides, and a 1 standing on an
+    underline has no rule at its top: both stay digits."""
+    out = np.zeros(mask.shape, bool)
+    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return out
+    # what the opening left of a rule: a rim a pixel or two wide along it, nothing else
+    near = label_mean(filters.dilate(straight, 2), lab, n)
+    out = np.r_[False, near >= REMNANT][lab]
+    slices = ndi.find_objects(lab)
+    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
+    h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    H, W = mask.shape
+    tol = max(3, int(0.1 * ref))
+    reach = max(tol + 2, int(0.3 * ref))
+    for k in np.flatnonzero((h >= SIDE_H * ref) & (w <= SIDE_W * h)) + 1:
+        sl = slices[k - 1]
+        x0, y0, x1, y1 = boxes[k - 1]
+        ends = []
+        for y in (y0, y1 - 1):
+            band = straight[max(0, y - tol):min(H, y + tol + 1)]
+            near = band[:, max(0, x0 - tol):min(W, x1 + tol)].any()
+            left = band[:, max(0, x0 - reach):max(0, x0 - tol)].any()
+            right = band[:, min(W, x1 + tol):min(W, x1 + reach)].any()
+            ends.append(near and left != right)
+        if all(ends):
+            out[sl] |= lab[sl] == k
+    return out
 
 
 def judge(boxes, areas, strokes, border, ref: float) -> list:
@@ -576,17 +616,24 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     lab, n = ndi.label(mask, structure=np.ones((3, 3)))
     boxes, areas, strokes, border = features(lab, n, frame)
     ref = typical_height(boxes, areas, strokes, border)
-    if ref == 0:
-        return out
     hgt, wid = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    if ref == 0:  # nothing stroke-like alone: a box or a rule touching every digit, perhaps
+        wide = (wid > LINE_LIKE * hgt) & (hgt >= MIN_HEIGHT) & (areas >= MIN_AREA) & ~border
+        if not wide.any():
+            return out
+        ref = float(np.median(hgt[wide]))  # the box's height, near the digits' own
     if np.any(((wid > RULE_H * ref) | (hgt > RULE_V * ref)) & (areas >= MIN_AREA)):
         straight = rules(mask, ref, lab, boxes)
         if straight.any():  # open them out and look again
-            out.rules = straight
             mask = mask & ~straight
+            straight |= box_sides(mask, straight, ref)
+            mask &= ~straight
+            out.rules = straight
             lab, n = ndi.label(mask, structure=np.ones((3, 3)))
             boxes, areas, strokes, border = features(lab, n, frame)
             ref = typical_height(boxes, areas, strokes, border) or ref
+    if ref == 0:
+        return out
     out.height = ref
     if n > MAX_COMPONENTS:  # the largest are judged; the rest are dust on any page
         small = np.argsort(areas)[:n - MAX_COMPONENTS]
