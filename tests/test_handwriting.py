@@ -406,6 +406,21 @@ def test_touching_digits_without_loops_are_split(model, strokes, want):
     assert len(page.inputs) == want
 
 
+@pytest.mark.parametrize("whole, want", [(0.65, 2), (0.95, 1)])
+def test_a_group_read_unsure_is_cut_where_its_parts_read_surely(whole, want):
+    """The classifier reads a merged pair (a "15") as one digit at 0.65 and each half at
+    0.9: the cut is taken; a group read surely stays whole, the parts reading as well."""
+    from recipes.handwriting import segment
+    region = drawn([[(150, 40), (150, 200)], [(185, 40), (185, 200)], [(150, 120), (185, 120)]],
+                   width=9)[30:210, 140:196] < 128
+    ref = 120.0
+
+    def read(parts):
+        wide = [segment._width(p) == segment._width(region) for p in parts]
+        return np.log([whole if w else 0.9 for w in wide])
+    assert len(segment.split_wide(region, ref, read)) == want
+
+
 def test_a_dash_between_digits_is_no_digit(model, mnist_test):
     """A number written with a dash (a phone number, a date) reads as its digits."""
     Xt, yt = mnist_test

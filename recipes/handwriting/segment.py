@@ -83,6 +83,8 @@ SHORT_COST = 3.0     # ...costs this much
 CLEAN_WAIST = 1.2    # a cut crossing at most this many strokes...
 FULL = 0.75          # ...beside a part this tall (x the group's height) is a clean cut...
 CLEAN_COST = 0.5     # ...and costs only this much
+UNSURE_LOGP = -0.2   # a part the classifier reads below exp(-0.2) = 0.82 (two digits merged,
+UNSURE_COST = 3.0    # half a digit) costs this much more: a whole digit is read surely
 BROKEN_GAP = 0.08    # neighbours this close (x typical height)...
 BROKEN_THIN = 0.45   # ...one narrower than this or shorter than PIECE...
 MERGE_GAIN = 0.25    # ...are one broken digit when read together better by this log-probability
@@ -465,7 +467,9 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
 
     `read(parts) -> log-probabilities of each part's best reading`. Without a classifier
     only a part wider than a digit can be (WIDE) is cut, at its narrowest waists, into as
-    many parts as its width asks for.
+    many parts as its width asks for. A part read below UNSURE_LOGP costs UNSURE_COST: the
+    log-probability of a merged pair (a "15" read as a 5 at 0.65) is too close to a digit's
+    for the cut to pay on its own, more so for a model trained with label smoothing.
     """
     w = region.shape[1]
     if w <= (SPLIT_TRY if read is not None else WIDE_ALONE) * ref:
@@ -516,6 +520,8 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
                 cost = CLEAN_COST if clean else CUT_COST
             if (i, j) != (0, n - 1) and _height(m) < SHORT_PART * region.shape[0]:
                 cost += SHORT_COST
+            if logp[(i, j)] < UNSURE_LOGP:
+                cost += UNSURE_COST
             score = best[i] + logp[(i, j)] - cost - wide_cost(_width(m), ref)
             if score > best[j]:
                 best[j], back[j] = score, i
