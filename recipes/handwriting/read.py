@@ -178,7 +178,7 @@ def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = ""
     look = ""
     if page.region:  # small digits: the steps are those of the second look
         y0, x0, f, _ = page.region
-        look = f" (small digits: the region at x={x0}, y={y0}, magnified {f:.1f}x)"
+        look = f",\nsmall digits: the region at x={x0}, y={y0}, {f:.1f}x"
     steps = [(page.gray, "photo (grayscale)" + look),
              (page.ink, f"ink against the paper ({'dark' if page.dark_ink else 'light'} ink)"),
              (page.mask, f"mask (cut {page.threshold:.2f}): {n} digits in {len(page.lines)} "
