@@ -30,16 +30,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage as ndi
 
 from recipes.errors import UserError
 from recipes.handwriting import filters, segment
 from recipes.handwriting.ink import (  # noqa: F401  (the names this module always offered)
     BOX, SIDE, centre, drawing_copy, find_ink, find_sheet, ink_and_off_paper, load_gray, noise,
-    off_paper, otsu,
+    WORK_MAX, off_paper, otsu,
     resize, stroke_width, threshold, to_mnist, working_copy)
-from recipes.handwriting.ink import WORK_MAX
-from PIL import Image
 
 SKEW_MIN = 5.0       # lines sloping by more than this many degrees are levelled first
 SMALL_DIGIT = 36     # digits shorter than this (pixels of the working copy)...
@@ -112,13 +111,23 @@ def page(source, classify: Callable | None = None) -> Page:
         mask, low = threshold(ink)
     except UserError as e:  # nothing stands out: a page without digits, said as such
         raise UserError(f"no digits found: {e}") from None
+    # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
     frame = off if dark else np.zeros(gray.shape, bool)  # off_paper(gray), found with the ink
     frame = filters.dilate(frame, 6) if frame.any() else frame
     frame[[0, -1], :] = frame[:, [0, -1]] = True
-    out, first = _read(gray, ink, mask, low, dark, frame, classify)
+    first = segment.find(mask, frame=frame, strength=ink)  # without the classifier's cuts
+    if paper is None and 0 < first.height < SMALL_DIGIT and first.lines:
+        try:
+            return _look_again(gray, frame, first, classify)
+        except UserError:
+            pass  # nothing read in the region: the page as it is
+    return _read(gray, ink, mask, low, dark, frame, classify, first)
+
+
+def _look_again(gray, frame, first: segment.Found, classify) -> Page:
+    """The page read from the region of its (small) digits, magnified; UserError when
+    that region cannot be magnified enough or holds no digit."""
     h = first.height
-    if paper is not None or not 0 < h < SMALL_DIGIT or not first.lines:
-        return out
     b = np.array([[x0, y0, x0 + p.shape[1], y0 + p.shape[0]]
                   for line in first.lines for y0, x0, p in line])
     m = int(LOOK_MARGIN * h)
@@ -126,28 +135,27 @@ def page(source, classify: Callable | None = None) -> Page:
     y1, x1 = min(gray.shape[0], b[:, 3].max() + m), min(gray.shape[1], b[:, 2].max() + m)
     f = min(LOOK_HEIGHT / h, WORK_MAX / max(y1 - y0, x1 - x0))
     if f < LOOK_MIN:
-        return out
+        raise UserError("the digits' region is too large to magnify")
     shape = (round((y1 - y0) * f), round((x1 - x0) * f))
 
     def big(a):
         return resize(a[y0:y1, x0:x1].astype(np.float32), shape, Image.Resampling.BICUBIC)
 
     gray2 = np.clip(big(gray), 0, 1)
-    try:
-        ink2, dark2, _ = ink_and_off_paper(gray2, None)
-        mask2, low2 = threshold(ink2)
-        out2, _ = _read(gray2, ink2, mask2, low2, dark2, big(frame) > 0.5, classify)
-    except UserError:
-        return out
-    out2.region = (y0, x0, f, gray.shape)
-    return out2
+    ink2, dark2, _ = ink_and_off_paper(gray2, None)
+    mask2, low2 = threshold(ink2)
+    out = _read(gray2, ink2, mask2, low2, dark2, big(frame) > 0.5, classify)
+    out.region = (y0, x0, f, gray.shape)
+    return out
 
 
-def _read(gray, ink, mask, low, dark, frame, classify) -> tuple[Page, segment.Found]:
-    """The digits of a thresholded page, and what the first look (before levelling) found."""
+def _read(gray, ink, mask, low, dark, frame, classify, found=None) -> Page:
+    """The digits of a thresholded page (`found`: its digits without the classifier, when
+    the caller has them)."""
     coverage = np.clip(ink / (2 * low), 0, 1) * filters.dilate(mask)
     strength = ink
-    found = first = segment.find(mask, frame=frame, strength=strength)
+    if found is None:
+        found = segment.find(mask, frame=frame, strength=strength)
     angle = _angle(found)
     if angle:  # lines written at a slant: level them, then find the digits again
         coverage = ndi.rotate(coverage, angle, reshape=True, order=1, mode="constant")
@@ -170,7 +178,7 @@ def _read(gray, ink, mask, low, dark, frame, classify) -> tuple[Page, segment.Fo
         why = f"; rejected: {found.rejected[0][1]}" if found.rejected else ""
         raise UserError(f"no digits found: nothing on the image looks like a digit{why}")
     out.inputs = np.stack(inputs)
-    return out, first
+    return out
 
 
 def _angle(found: segment.Found) -> float:

@@ -117,7 +117,7 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
     areas = np.bincount(lab[ink], minlength=n + 1)[1:]
     perim = np.bincount(lab[ink & ~filters.erode(ink)], minlength=n + 1)[1:]  # boundary pixels
     slices = ndi.find_objects(lab)
-    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
+    boxes = _boxes(slices)
     if frame is None:
         H, W = lab.shape
         border = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == W) | (boxes[:, 3] == H)
@@ -127,6 +127,11 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
         border = border[1:]
     del idx
     return boxes, areas.astype(float), 2.0 * areas / np.maximum(perim, 1), border
+
+
+def _boxes(slices) -> np.ndarray:
+    """[n, 4] (x0, y0, x1, y1) of ndimage's find_objects slices."""
+    return np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
 
 
 def label_mean(values: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
@@ -245,15 +250,14 @@ def box_sides(mask: np.ndarray, straight: np.ndarray, ref: float) -> np.ndarray:
     its top and one at its bottom, at the rule's end. A 1 touching a tight box's top and
     bottom has the rules running on past it on both sides, and a 1 standing on an
     underline has no rule at its top: both stay digits."""
-    out = np.zeros(mask.shape, bool)
     lab, n = ndi.label(mask, structure=np.ones((3, 3)))
     if n == 0:
-        return out
+        return np.zeros(mask.shape, bool)
     # what the opening left of a rule: a rim a pixel or two wide along it, nothing else
     near = label_mean(filters.dilate(straight, 2), lab, n)
     out = np.r_[False, near >= REMNANT][lab]
     slices = ndi.find_objects(lab)
-    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], int)
+    boxes = _boxes(slices)
     h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     H, W = mask.shape
     tol = max(3, int(0.1 * ref))
@@ -264,10 +268,10 @@ def box_sides(mask: np.ndarray, straight: np.ndarray, ref: float) -> np.ndarray:
         ends = []
         for y in (y0, y1 - 1):
             band = straight[max(0, y - tol):min(H, y + tol + 1)]
-            near = band[:, max(0, x0 - tol):min(W, x1 + tol)].any()
+            joins = band[:, max(0, x0 - tol):min(W, x1 + tol)].any()
             left = band[:, max(0, x0 - reach):max(0, x0 - tol)].any()
             right = band[:, min(W, x1 + tol):min(W, x1 + reach)].any()
-            ends.append(near and left != right)
+            ends.append(joins and left != right)
         if all(ends):
             out[sl] |= lab[sl] == k
     return out
@@ -638,8 +642,6 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
             lab, n = ndi.label(mask, structure=np.ones((3, 3)))
             boxes, areas, strokes, border = features(lab, n, frame)
             ref = typical_height(boxes, areas, strokes, border) or ref
-    if ref == 0:
-        return out
     out.height = ref
     if n > MAX_COMPONENTS:  # the largest are judged; the rest are dust on any page
         small = np.argsort(areas)[:n - MAX_COMPONENTS]
