@@ -443,6 +443,18 @@ def test_a_3_touching_a_0_is_cut_through_both_strokes(model, mnist_test):
     assert predict.read_digits(img, model) == "30"
 
 
+@pytest.mark.parametrize("left, nth, want", [(7, 2, "70"), (4, 4, "40")])
+def test_digits_overlapping_in_their_columns_are_cut_along_a_bent_path(model, mnist_test, left, nth, want):
+    """A 7 whose bar reaches over the 0 beside it, a 4 leaning into it: no straight line
+    runs between them, a cut that bends round the strokes' ends does (straight waists only:
+    read as "40" and "6" by this model)."""
+    Xt, yt = mnist_test
+    a, zero = np.flatnonzero(yt[:200] == left)[nth], np.flatnonzero(yt[:200] == 0)[1]
+    img = page_of([[Xt[a].reshape(28, 28), Xt[zero].reshape(28, 28)]], np.random.default_rng(6),
+                  gap=-0.3, size=(400, 500))
+    assert predict.read_digits(img, model) == want
+
+
 def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     Xt, yt = mnist_test
     img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))
