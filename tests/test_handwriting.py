@@ -455,6 +455,18 @@ def test_digits_overlapping_in_their_columns_are_cut_along_a_bent_path(model, mn
     assert predict.read_digits(img, model) == want
 
 
+def test_a_thin_bar_broken_off_a_7_is_part_of_it():
+    """A 7's bar drawn a fifth as wide as the pen's strokes and apart from its stem (a quick
+    stroke, a pencil) is the 7's, not a hairline: a sheet's edge or a faint rule is thinner."""
+    img = np.minimum(drawn([[(60, 40), (60, 200)], [(110, 40), (110, 200)], [(236, 48), (190, 200)]],
+                           width=15), drawn([[(160, 40), (228, 40)]], width=3))
+    page = preprocess.page(img)
+    assert not any("hairline" in why for _, why in page.rejected)
+    assert [len(line) for line in page.lines] == [3]
+    x0, y0, x1, y1 = page.boxes[-1]
+    assert (x1 - x0) / (y1 - y0) > 0.45  # the bar with the stem: without it, 0.34
+
+
 def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     Xt, yt = mnist_test
     img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))

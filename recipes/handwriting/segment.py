@@ -51,7 +51,8 @@ SPECK = 0.12         # a component whose longer side is below this x typical hei
 BLOB = 2.5           # a stroke this many times the page's typical stroke: a solid blob...
 SOLID = 0.4          # a stroke this fraction of a mark's longer side: solid, whatever the pen...
 SOLID_PX = 40        # ...if it is this many pixels long (a small mark's stroke is overestimated)
-HAIRLINE = 0.35      # ...this fraction of it: a hairline (a sheet's edge, a faint rule)
+HAIRLINE = 0.25      # ...this fraction of it: a hairline (a sheet's edge, a faint rule; a digit's
+                     # thin bar, broken off, is about 0.3: chosen on the dev pages)
 TALL = 2.2           # this many times the typical height: not a digit (a box, an object)
 BORDER_BIG = 1.5     # touching the frame and this many times the typical size: clutter
 RULE_H = 1.1         # horizontal straight runs longer than this x typical height: a rule...
