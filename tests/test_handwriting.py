@@ -467,6 +467,13 @@ def test_a_thin_bar_broken_off_a_7_is_part_of_it():
     assert (x1 - x0) / (y1 - y0) > 0.45  # the bar with the stem: without it, 0.34
 
 
+def test_two_1s_leaning_far_are_two_digits():
+    """Two 1s written at a strong slant, apart: their boxes overlap as a digit's two strokes
+    would, their columns along the writing's slant do not."""
+    page = preprocess.page(drawn([[(100, 200), (180, 40)], [(116, 200), (196, 40)]]))
+    assert [len(line) for line in page.lines] == [2]
+
+
 def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     Xt, yt = mnist_test
     img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))

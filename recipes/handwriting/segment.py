@@ -12,7 +12,8 @@ not a long straight line). Then
    far wider than the page's pen), a straight line, something far taller than the digits,
    or a large thing at the border of the frame;
 3. the pieces of one digit (a 5's flag, a stroke cut by a ruled line) are merged: boxes
-   overlapping horizontally, close vertically, one of them short; a group much smaller
+   overlapping horizontally (their columns along the writing's slant), close vertically,
+   one of them short; a group much smaller
    than the typical digit is a dot, not a digit;
 4. lines: groups overlapping vertically are one line; lines are read top to bottom, each
    left to right; a page whose lines run at a slant is levelled (by the caller) first;
@@ -311,13 +312,35 @@ def judge(boxes, areas, strokes, border, ref: float) -> list:
     return reasons
 
 
-def group(boxes: np.ndarray, keep: np.ndarray, ref: float) -> list[np.ndarray]:
-    """Component indices per digit: the pieces of one digit merged (vectorised pairs)."""
+def leaning_spans(lab: np.ndarray, n: int, keep: np.ndarray) -> np.ndarray:
+    """Per component, its columns (x0, x1) along the writing's slant: the pooled slant of
+    the kept components (each about its own centre), so that a 1 leaning into the 5 beside
+    it spans its own columns, not the 5's. [n, 2] floats; upright writing: the box's."""
+    ys, xs = np.nonzero(lab)
+    k = lab[ys, xs] - 1
+    count = np.bincount(k, minlength=n).astype(float)
+    yc = ys - (np.bincount(k, ys, n) / np.maximum(count, 1))[k]
+    xc = xs - (np.bincount(k, xs, n) / np.maximum(count, 1))[k]
+    w = keep[k]
+    slant = float(np.clip((xc * yc)[w].sum() / max((yc * yc)[w].sum(), 1.0), -0.6, 0.6))
+    u = xs - slant * ys
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(lo, k, u)
+    np.maximum.at(hi, k, u + 1)
+    return np.stack([lo, hi], 1)
+
+
+def group(boxes: np.ndarray, keep: np.ndarray, ref: float,
+          spans: np.ndarray | None = None) -> list[np.ndarray]:
+    """Component indices per digit: the pieces of one digit merged (vectorised pairs).
+    `spans`: each component's columns along the writing's slant (default: its box's)."""
     b = boxes[keep]
     n = len(b)
     if n == 0:
         return []
     x0, y0, x1, y1 = (b[:, i][:, None] for i in range(4))
+    if spans is not None:
+        x0, x1 = spans[keep, 0][:, None], spans[keep, 1][:, None]
     overlap = np.minimum(x1, x1.T) - np.maximum(x0, x0.T)
     narrower = np.minimum(x1 - x0, (x1 - x0).T)
     gap = np.maximum(y0, y0.T) - np.minimum(y1, y1.T)
@@ -742,7 +765,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
         if reasons[k] != "speck":  # specks are counted, not drawn: there may be thousands
             out.rejected.append((tuple(int(v) for v in boxes[k]), reasons[k]))
     out.specks = int(sum(r == "speck" for r in reasons))
-    groups = group(boxes, keep, ref)
+    groups = group(boxes, keep, ref, leaning_spans(lab, n, keep) if keep.any() else None)
     if len(groups) > MAX_DIGITS:
         raise UserError(f"{len(groups)} digit-like marks: too many for a page of numbers "
                         "(a photo of text, print or texture?)")
