@@ -526,10 +526,15 @@ def test_small_digits_on_a_large_page_are_looked_at_magnified(model, mnist_test)
     assert predict.read_digits(img, model) == "".join(str(yt[i]) for i in right)
 
 
-@pytest.mark.parametrize("what", ["cup", "desk"])
+@pytest.mark.parametrize("what", ["cup", "desk", "shadow"])
 def test_a_page_without_digits_says_so(what):
     img = np.full((600, 800), 225, np.uint8)
-    if what == "cup":  # a dark solid body and its handle
+    if what == "shadow":  # a deep soft shadow over grainy paper: its grain is no ink
+        yy, xx = np.mgrid[:600, :800]
+        shadow = ndi.gaussian_filter((((yy - 420) / 260) ** 2 + ((xx - 120) / 330) ** 2 < 1) * 1.0, 40)
+        grain = np.random.default_rng(3).normal(0, 4, img.shape)
+        img = np.clip(ndi.gaussian_filter(215 - 120 * shadow + grain, 0.8), 0, 255).astype(np.uint8)
+    elif what == "cup":  # a dark solid body and its handle
         pil = Image.fromarray(img)
         d = ImageDraw.Draw(pil)
         d.polygon([(250, 150), (520, 150), (490, 450), (280, 450)], fill=60)

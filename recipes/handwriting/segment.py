@@ -59,6 +59,8 @@ BORDER_BIG = 1.5     # touching the frame and this many times the typical size: 
 RULE_H = 1.1         # horizontal straight runs longer than this x typical height: a rule...
 RULE_V = 1.6         # ...vertical ones longer than this (a 1 is at most about 1.2)...
 RULE_BOX = 1.25      # ...or than this beside horizontal ones (a box's sides)
+GRAIN = 0.15         # a page whose strongest digit-sized marks are fainter than this (of the
+                     # paper's tone) has no ink a pen left: a shadow's grain (chosen on the dev pages)
 FAINT = 0.4          # ink this much fainter than the digits' (a shadow's edge) is no digit
 RULE_SLOPES = np.tan(np.radians([-4, -2, 0, 2, 4]))   # a rule in perspective is not level
 MERGE_OVERLAP = 0.5  # boxes overlapping by this fraction of the narrower one...
@@ -760,6 +762,9 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
             typical = float(np.percentile(tone[tall], 90))
             for k in np.flatnonzero(ok & (tone < FAINT * typical)):
                 reasons[k] = f"faint (ink {tone[k]:.2f}, the digits' {typical:.2f})"
+            if tone[tall].max() < GRAIN:  # the strongest marks as faint as the paper's grain
+                for k in np.flatnonzero(ok):
+                    reasons[k] = f"faint (ink {tone[k]:.2f}: the paper's grain, no pen's)"
     keep = np.array([r is None for r in reasons], bool)
     for k in np.flatnonzero(~keep):
         if reasons[k] != "speck":  # specks are counted, not drawn: there may be thousands
