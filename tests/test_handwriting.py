@@ -320,6 +320,12 @@ def test_unsure_is_judged_against_what_the_model_can_say():
     proba = np.array([[0.89] + [0.11 / 9] * 9, [0.8] + [0.2 / 9] * 9])
     assert predict.unsure(proba, predict.confident_for(smooth)) == [1]
     assert predict.unsure(proba, predict.confident_for(plain)) == [0, 1]
+    # a committee's mean says at most its members' mean: two smoothed nets, 0.91
+    from recipes.committee import CommitteeClassifier
+    both = CommitteeClassifier(members=["a", "b"])
+    both.estimators_ = [smooth, NetClassifier(label_smoothing=0.1)]
+    assert predict.confident_for(both) == pytest.approx(predict.confident_for(smooth))
+    assert predict.unsure(proba, predict.confident_for(both)) == [1]
 
 
 def test_several_images_one_bad(project, tmp_path, monkeypatch, capsys):
