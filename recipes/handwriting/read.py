@@ -242,12 +242,18 @@ def gallery(misread: list[dict], path) -> None:
             want = flat[k] if len(flat) == len(page.inputs) else "?"
             color = "green" if str(p.argmax()) == want else "red"
             row[k + 1].set_title(f"{p.argmax()} {p.max():.2f}", fontsize=8, color=color)
-    _save(fig, path)
+    # margins in inches, not tight_layout: a file name wider than its column made that give
+    # up and leave matplotlib's default margins, a tenth of a tall gallery blank at each end
+    height = 1.6 * len(misread)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.45 / height, bottom=0.1 / height,
+                        hspace=0.6)
+    _save(fig, path, tight=False)
 
 
-def _save(fig, path) -> None:
+def _save(fig, path, tight: bool = True) -> None:
     plt = _pyplot()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
