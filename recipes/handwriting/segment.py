@@ -518,12 +518,13 @@ def bent_cuts(region: np.ndarray, ref: float, slant: float) -> tuple[np.ndarray,
     width = max(stroke_width(region), 1.0)
     cost = sheared[0].copy()
     back = np.zeros(sheared.shape, np.int8)
+    pad = np.full(sheared.shape[1] + 2, np.inf, np.float32)
     for y in range(1, h):  # each row depends on the one above: the loop is over rows only
-        left = np.r_[np.inf, cost[:-1]] + STEP
-        right = np.r_[cost[1:], np.inf] + STEP
-        step = np.argmin(np.stack([left, cost, right]), 0)
-        cost = np.choose(step, [left, cost, right]) + sheared[y]
-        back[y] = step - 1
+        pad[1:-1] = cost
+        left, right = pad[:-2] + STEP, pad[2:] + STEP  # from the column left of it, right of it
+        best = np.minimum(np.minimum(left, cost), right)
+        back[y] = np.where(left == best, -1, np.where(cost == best, 0, 1))  # ties: left first
+        cost = best + sheared[y]
     lo = ndi.minimum_filter1d(cost, max(3, int(0.15 * ref)) | 1)
     limit = WAIST if w <= WIDE_ALONE * ref else WIDE_WAIST
     margin = PART_MIN * ref
