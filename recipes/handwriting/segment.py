@@ -467,14 +467,30 @@ def split_loops(region: np.ndarray, depth: int = 3) -> list[np.ndarray]:
     return [region]
 
 
+def _thinned(cand: np.ndarray, crossing: np.ndarray, margin: float) -> np.ndarray:
+    """Indices of the candidate cuts kept: the MAX_CUTS crossing least ink, and of two
+    closer than `margin` (a thin digit) the one crossing less. `cand`: columns, ascending."""
+    idx = np.arange(len(cand))
+    if len(cand) > MAX_CUTS:
+        idx = np.sort(np.argsort(crossing, kind="stable")[:MAX_CUTS])
+    kept: list[int] = []
+    for k in idx:
+        if kept and cand[k] - cand[kept[-1]] < margin:
+            if crossing[k] < crossing[kept[-1]]:
+                kept[-1] = k
+            continue
+        kept.append(int(k))
+    return np.asarray(kept, int)
+
+
 def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """(cut positions, each pixel's slanted column, slant, the ink crossed at each cut in
-    strokes): where the ink is narrowest."""
+    """The straight cuts where the ink is narrowest, along the group's slant, as paths (see
+    bent_cuts); the ink each crosses, in strokes; the slant."""
     ys, xs = np.nonzero(region)
     slant = _slant(region)
     u = xs - slant * (ys - ys.mean())
-    u = u - u.min()
-    col = np.floor(u).astype(int)
+    umin = u.min()
+    col = np.floor(u - umin).astype(int)
     profile = ndi.uniform_filter1d(np.bincount(col).astype(float), 3)
     width = max(stroke_width(region), 1.0)
     lo = ndi.minimum_filter1d(profile, max(3, int(0.15 * ref)) | 1)
@@ -482,18 +498,11 @@ def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, floa
     cand = np.flatnonzero((profile == lo) & (profile <= limit * width))
     margin = PART_MIN * ref
     cand = cand[(cand >= margin) & (cand <= len(profile) - margin)]
-    if len(cand) > MAX_CUTS:
-        cand = np.sort(cand[np.argsort(profile[cand], kind="stable")[:MAX_CUTS]])
-    # neighbours closer than a thin digit: keep the narrower waist
-    kept: list[int] = []
-    for c in cand:
-        if kept and c - kept[-1] < PART_MIN * ref:
-            if profile[c] < profile[kept[-1]]:
-                kept[-1] = c
-            continue
-        kept.append(int(c))
-    kept = np.asarray(kept, int)
-    return kept + 0.5, u, slant, profile[kept] / width
+    cand = cand[_thinned(cand, profile[cand], margin)]
+    # pixel x is left of the cut at u = c + 0.5 where x - slant * (y - mean) - umin < c + 0.5
+    rows = np.arange(region.shape[0])
+    paths = np.ceil(cand[:, None] + 0.5 + umin + slant * (rows - ys.mean())).astype(int) - 1
+    return paths, profile[cand] / width, slant
 
 
 def bent_cuts(region: np.ndarray, ref: float, slant: float) -> tuple[np.ndarray, np.ndarray]:
@@ -539,17 +548,7 @@ def bent_cuts(region: np.ndarray, ref: float, slant: float) -> tuple[np.ndarray,
     crossed = sheared[rows, path].sum(1) / width
     keep = crossed <= limit
     path, crossed, cand = path[keep], crossed[keep], cand[keep]
-    if len(cand) > MAX_CUTS:
-        best = np.sort(np.argsort(crossed, kind="stable")[:MAX_CUTS])
-        path, crossed, cand = path[best], crossed[best], cand[best]
-    # neighbours closer than a thin digit: keep the one crossing less ink
-    kept: list[int] = []
-    for k in range(len(cand)):
-        if kept and cand[k] - cand[kept[-1]] < margin:
-            if crossed[k] < crossed[kept[-1]]:
-                kept[-1] = k
-            continue
-        kept.append(k)
+    kept = _thinned(cand, crossed, margin)
     return path[kept] + off - shift, crossed[kept]
 
 
@@ -558,13 +557,8 @@ def cut_paths(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray]:
     crosses: the straight waists along the group's slant, then the bent cuts along it and,
     for a group leaning more than UPRIGHT (a merged pair's moments lean with its longest
     stroke, not with the writing), upright."""
-    cuts, _, slant, crossed = waists(region, ref)
-    ys, xs = np.nonzero(region)
-    umin = (xs - slant * (ys - ys.mean())).min()
-    rows = np.arange(region.shape[0])
-    # pixel x is left of a waist at u = c where x - slant * (y - mean) - umin < c
-    paths = [np.ceil(cuts[:, None] + umin + slant * (rows - ys.mean())).astype(int) - 1]
-    crossings = [crossed]
+    straight, crossed, slant = waists(region, ref)
+    paths, crossings = [straight], [crossed]
     for sl in ([slant, 0.0] if abs(slant) > UPRIGHT else [slant]):
         bent, bcrossed = bent_cuts(region, ref, sl)
         paths.append(bent)
@@ -771,7 +765,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
         if reasons[k] != "speck":  # specks are counted, not drawn: there may be thousands
             out.rejected.append((tuple(int(v) for v in boxes[k]), reasons[k]))
     out.specks = int(sum(r == "speck" for r in reasons))
-    groups = group(boxes, keep, ref, leaning_spans(lab, n, keep) if keep.any() else None)
+    groups = group(boxes, keep, ref, leaning_spans(lab, n, keep))
     if len(groups) > MAX_DIGITS:
         raise UserError(f"{len(groups)} digit-like marks: too many for a page of numbers "
                         "(a photo of text, print or texture?)")
