@@ -195,6 +195,7 @@ class NetParams(Strict):
     augment: Augment | None = None
     label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0   # F.cross_entropy's
     ema: Annotated[float, Field(ge=0, lt=1)] | None = None   # decay per step of the kept weights' average
+    tta: Literal[0, 4, 8] = 0       # predictions averaged with those of 4 or 8 one-pixel moves
 
 
 class CommitteeParams(Strict):

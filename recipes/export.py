@@ -27,6 +27,7 @@ from torch import nn
 from recipes import models, paths
 from recipes.atomic import atomic_path
 from recipes.errors import UserError, run
+from recipes.nets import inference
 
 OPSET = 17
 INPUT, OUTPUT = "pixels", "probabilities"
@@ -35,16 +36,19 @@ INPUT, OUTPUT = "pixels", "probabilities"
 class Probabilities(nn.Module):
     """uint8 MNIST rows [N, 784] -> probabilities [N, 10]: the net with its scaling and softmax.
 
-    The server runs this same module, so what it answers is what the ONNX file answers.
+    A net with `tta` averages over the same one-pixel moves as its `predict_proba`.
     """
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, tta: int = 0):
         super().__init__()
-        self.net = net
+        self.net, self.shifts = net, inference.SHIFTS[tta]
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.to(torch.float32).mul(1 / 255).reshape(-1, 1, 28, 28)
-        return torch.softmax(self.net(x), dim=1)
+        p = torch.softmax(self.net(x), dim=1)
+        for dy, dx in self.shifts:
+            p = p + torch.softmax(self.net(inference.shift(x, dy, dx)), dim=1)
+        return p / (1 + len(self.shifts))
 
 
 def name_of(model) -> str:
@@ -56,7 +60,7 @@ def wrap(model) -> Probabilities:
     if not isinstance(net, nn.Module):
         raise UserError(f"model {name_of(model)}: a {getattr(model, 'kind', type(model).__name__)} "
                         "model, not a net; ONNX export is for nets (kind: net)")
-    return Probabilities(net).eval()
+    return Probabilities(net, getattr(model, "tta", 0)).eval()
 
 
 def to_onnx(model, out: str | Path) -> Path:
@@ -67,6 +71,8 @@ def to_onnx(model, out: str | Path) -> Path:
         # the TorchScript exporter: the torch.export-based one needs onnxscript, which this
         # project does not install; it says it is deprecated on every call
         warnings.simplefilter("ignore", DeprecationWarning)
+        # the one-pixel moves of `tta` are slices the exporter leaves unfolded, correctly
+        warnings.filterwarnings("ignore", "Constant folding", UserWarning)
         torch.onnx.export(module, (torch.zeros(1, 784, dtype=torch.uint8),), str(tmp),
                           input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes={INPUT: {0: "n"}, OUTPUT: {0: "n"}},

@@ -3,6 +3,7 @@ and an exponential moving average of the weights. The new options off (label_smo
 ema None) train exactly what the code trained before them, so the committed figures stay
 reproducible."""
 
+import copy
 import subprocess
 import sys
 import tarfile
@@ -156,3 +157,46 @@ def test_a_residual_net_learns(slice2000):
     layers = [{"type": "residual", "num_filters": 8}, {"type": "pool"}, OUT]
     m = models.create("r", small(layers=layers, ema=0.5, label_smoothing=0.1)).fit(X, y, Xv, yv)
     assert (m.predict(Xt) == yt).mean() > 0.8
+
+
+def test_shift_moves_the_image_by_one_pixel_with_zeros_shifted_in():
+    from recipes.nets.inference import shift
+    x = torch.zeros(1, 1, 4, 4)
+    x[0, 0, 0, 3] = 1.0                       # top right corner
+    down = shift(x, 1, 0)
+    assert down[0, 0, 1, 3] == 1 and down.sum() == 1
+    assert shift(x, 0, 1).sum() == 0          # moved out of the frame to the right
+    assert shift(x, -1, 0).sum() == 0         # and out of the top
+    assert shift(x, 1, -1)[0, 0, 1, 2] == 1
+
+
+def test_tta_averages_the_probabilities_of_the_moved_images(slice2000):
+    """tta 4: the mean of the softmax of the image and of its four one-pixel moves, computed
+    here with numpy; tta 0 is the plain prediction (tta is read by predict_proba only)."""
+    _, _, (Xt, _) = slice2000
+    plain = fit(slice2000)
+    with_tta = copy.deepcopy(plain).set_params(tta=4)
+    X = Xt[:200]
+    images = X.reshape(-1, 28, 28)
+    views = [X]
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        moved = np.zeros_like(images)
+        moved[:, max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
+            images[:, max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)]
+        views.append(moved.reshape(-1, 784))
+    expected = np.mean([plain.predict_proba(v) for v in views], axis=0)
+    assert np.allclose(with_tta.predict_proba(X), expected, atol=1e-6)
+    assert not np.allclose(plain.predict_proba(X), expected, atol=1e-4)
+    assert np.allclose(with_tta.predict_proba(X).sum(1), 1, atol=1e-5)
+    with pytest.raises(UserError, match="tta"):
+        models.create("t", small(tta=3))
+
+
+def test_tta_is_in_the_onnx_file(slice2000, tmp_path):
+    import onnxruntime as ort
+    from recipes.export import to_onnx
+    _, _, (Xt, _) = slice2000
+    model = fit(slice2000, tta=8)
+    path = to_onnx(model, tmp_path / "m.onnx")
+    got = ort.InferenceSession(str(path)).run(None, {"pixels": Xt[:100]})[0]
+    assert np.allclose(got, model.predict_proba(Xt[:100]), atol=1e-4)

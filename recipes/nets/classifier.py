@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -40,7 +39,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, layers=None, optimizer="sgd", lr=0.1, momentum=0.0, nesterov=False,
                  weight_decay=0.0, schedule="constant", step_size=10, gamma=0.1,
                  batch_size=64, epochs=10, seed=0, device="auto", threads=0, precision="auto",
-                 pretrain=None, augment=None, label_smoothing=0.0, ema=None):
+                 pretrain=None, augment=None, label_smoothing=0.0, ema=None, tta=0):
         self.layers = layers
         self.optimizer = optimizer
         self.lr = lr
@@ -60,6 +59,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.label_smoothing = label_smoothing
         self.ema = ema
+        self.tta = tta
 
     def _config(self) -> config.NetParams:
         given = self.get_params()
@@ -122,8 +122,8 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
             self._prepared = (device, inference.prepare(self.net_, device))
         # a model trained in bf16 is read in bf16 where the hardware runs it natively
         precision = "bf16" if self.precision_ == "bf16" and native_bf16(device) else "fp32"
-        logits = inference.logits(self._prepared[1], torch.from_numpy(X), device, precision)
-        return F.softmax(logits, 1).cpu().numpy()
+        return inference.proba(self._prepared[1], torch.from_numpy(X), device, precision,
+                               self.tta).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         return self.predict_proba(X).argmax(1).astype(np.uint8)

@@ -17,6 +17,10 @@ re-laid on every call. So a net is prepared once:
 - batches of `BATCH` images for conv nets (their maps stay in cache) and `DENSE_BATCH` for
   the others (a few KB per image: larger matrix products are faster), bf16 autocast where
   the precision says so.
+
+Test-time augmentation (`tta: 4 | 8`, chosen on validation like any setting): the
+probabilities averaged over the image and its copies moved by one pixel (4: up, down, left,
+right; 8: and the diagonals).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from recipes import tables
@@ -33,6 +38,17 @@ from recipes.nets.precision import autocast
 BATCH = 256
 DENSE_BATCH = 4096
 MONOTONE = (nn.ReLU, nn.Sigmoid, nn.Tanh)
+# (rows, columns) each view of `tta: n` moves an image by, besides the image itself
+SHIFTS = {0: (), 4: ((-1, 0), (1, 0), (0, -1), (0, 1)),
+          8: ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))}
+
+
+def shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Images [N, C, H, W] moved dy rows down and dx columns right, zeros shifted in (padding
+    and slicing: the ONNX exporter traces it)."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1))
+    return padded[..., 1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
 
 
 class Pool2x2(nn.Module):
@@ -119,3 +135,17 @@ def logits(net: nn.Module, X: torch.Tensor, device: torch.device, precision: str
         with autocast(device, precision):
             out.append(net(xb).float())
     return torch.cat(out) if out else torch.empty(0, N_CLASSES, device=device)
+
+
+def proba(net: nn.Module, X: torch.Tensor, device: torch.device, precision: str = "fp32",
+          tta: int = 0) -> torch.Tensor:
+    """Probabilities [N, 10] of uint8 pixels [N, 784] through a prepared net, averaged over
+    the image and its `tta` one-pixel moves."""
+    p = F.softmax(logits(net, X, device, precision), 1)
+    if not tta:
+        return p
+    images = X.view(-1, 1, *INPUT_SHAPE[1:])
+    for dy, dx in SHIFTS[tta]:
+        moved = shift(images, dy, dx).reshape(len(X), -1)
+        p += F.softmax(logits(net, moved, device, precision), 1)
+    return p / (1 + len(SHIFTS[tta]))
