@@ -136,6 +136,22 @@ def test_a_sheet_on_a_dark_desk(clean_seven):
     assert len(X) == 1 and similar(X[0], clean_seven) > 0.9
 
 
+def test_dark_ink_stays_dark_beside_a_desk_and_a_shadow(clean_seven):
+    """A desk over a third of the frame and a shadow over part of the sheet pull the photo's
+    median below the middle of its range, where dark ink looks like light ink on dark paper:
+    the paper's tone is taken without the desk. (Light ink on a dark board stays light: the
+    inverted seven above.)"""
+    page = seven(size=(460, 300), at=(170, 40)).astype(np.float32)
+    dim = np.clip((np.arange(300) - 60) / 40, 0, 1)            # a soft shadow over the left half
+    page *= 0.45 + 0.55 * dim[None, :]
+    page[300:] = 20                                           # the desk: 35% of the frame
+    page = page.astype(np.uint8)
+    lo, med, hi = np.percentile(page, [0.2, 50, 99.8])
+    assert hi - med > med - lo                                # the median alone says light ink
+    got = preprocess.page(page)
+    assert got.dark_ink and len(got.X) == 1 and similar(got.X[0], clean_seven) > 0.9
+
+
 def test_exif_orientation_is_applied(tmp_path, clean_seven):
     img = Image.fromarray(seven()).transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()

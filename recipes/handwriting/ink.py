@@ -36,6 +36,7 @@ SHARP_EDGE = 0.05    # ...unless that opening has a sharp edge (a solid object, 
 OFF_PAPER = 0.3      # light this much darker than the paper's...
 OFF_PAPER_AREA = 0.01  # ...over this much of the photo, at its edge: a desk, a phone, not paper...
 OFF_PAPER_ALONG = 0.25  # ...or along this fraction of the frame's shorter side (a thin strip of desk)
+PAPER_MOST = 0.5     # polarity: the paper judged without what is off it, when that is under this share
 SHEET_RING = 0.9     # a border this much darker than the rest: a sheet lying on a desk...
 SHEET_MIN = 0.2      # ...when the light region covers this much of the photo...
 SHEET_SOLID = 0.85   # ...and this much of its own box (a page, not a light digit)
@@ -318,8 +319,18 @@ def ink_and_off_paper(gray: np.ndarray, paper: float | None = None
     if hi - lo < MIN_CONTRAST:
         raise UserError("blank image: no ink found (the whole image is one tone)")
     dark_ink = bool(hi - med < med - lo)  # the ink is the extreme farther from the paper
+    off = None
+    if not dark_ink:
+        # a desk or a shadowed border over a third of the frame pulls the median down to
+        # it, and dark ink then looks light: the paper's tone is judged without what lies
+        # off the paper, where the paper is still most of the frame (light ink on a dark
+        # board: the board is all of it, and it stays light)
+        off = off_paper(gray)
+        if off.mean() < PAPER_MOST:
+            med = float(np.median(gray[~off]))
+            dark_ink = bool(hi - med < med - lo)
     f = 1 - gray if dark_ink else gray
-    off = off_paper(gray) if dark_ink else None
+    off = (off if off is not None else off_paper(gray)) if dark_ink else None
     tone = med if paper is None else paper
     tone = float(np.float32(1 - tone)) if dark_ink else float(tone)
     if paper is not None or _flat(np.abs(f - tone)):
