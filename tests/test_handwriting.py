@@ -506,6 +506,21 @@ def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     assert [len(l) for l in page.lines] == [4]
 
 
+def test_an_underlined_number_beside_the_sheets_edge(mnist_test):
+    """Digits joined by their underline are one wide mark, and the sheet's edge along the
+    frame the only stroke-like one: its height is not the digits' (it was taken for it, and
+    the underlined number rejected as a dash)."""
+    from recipes.handwriting import segment
+    Xt, yt = mnist_test
+    img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))
+    mask = img < 128
+    mask[196:200, 100:430] = True             # an underline through every digit's foot
+    mask[300:, -6:] = True                    # the sheet's edge along the frame, left by the threshold
+    found = segment.find(mask)
+    assert [len(line) for line in found.lines] == [4]
+    assert 30 < found.height < 60
+
+
 def test_a_tight_box_has_no_sides_read_as_1s(mnist_test):
     """A box drawn close round a number: its sides, barely taller than the digits, are
     the box's (they join its top and bottom at their ends), not two 1s."""

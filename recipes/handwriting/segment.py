@@ -170,13 +170,17 @@ def containers(boxes: np.ndarray, areas: np.ndarray) -> np.ndarray:
 
 def typical_height(boxes, areas, strokes, border) -> float:
     """The area-weighted median height of the stroke-like components away from the frame's
-    edge (of those at it when there is none: a crop that one digit fills); 0 if none."""
+    edge (of those at it when there is none: a crop that one digit fills); 0 if none, or if
+    the only marks away from the edge are wider than digits (an underline or a box touching
+    every digit: the sheet's edge along the frame is no digit, `find` takes their height)."""
     h = boxes[:, 3] - boxes[:, 1]
     w = boxes[:, 2] - boxes[:, 0]
     ok = (areas >= MIN_AREA) & (h >= MIN_HEIGHT) & (strokes <= STROKE_LIKE * h) \
         & (w <= LINE_LIKE * h) & ~containers(boxes, areas)
     if (ok & ~border).any():
         ok &= ~border
+    elif np.any((w > LINE_LIKE * h) & (h >= MIN_HEIGHT) & (areas >= MIN_AREA) & ~border):
+        return 0.0
     for _ in range(2):  # once more without what is far from the first estimate
         if not ok.any():
             return 0.0
