@@ -41,14 +41,11 @@ class Probabilities(nn.Module):
 
     def __init__(self, net: nn.Module, tta: int = 0):
         super().__init__()
-        self.net, self.shifts = net, inference.SHIFTS[tta]
+        self.net, self.tta = net, tta
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.to(torch.float32).mul(1 / 255).reshape(-1, 1, 28, 28)
-        p = torch.softmax(self.net(x), dim=1)
-        for dy, dx in self.shifts:
-            p = p + torch.softmax(self.net(inference.shift(x, dy, dx)), dim=1)
-        return p / (1 + len(self.shifts))
+        return inference.averaged(self.net, x, self.tta)
 
 
 def name_of(model) -> str:

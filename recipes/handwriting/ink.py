@@ -319,18 +319,19 @@ def ink_and_off_paper(gray: np.ndarray, paper: float | None = None
     if hi - lo < MIN_CONTRAST:
         raise UserError("blank image: no ink found (the whole image is one tone)")
     dark_ink = bool(hi - med < med - lo)  # the ink is the extreme farther from the paper
-    off = None
-    if not dark_ink:
+    off = None if dark_ink else off_paper(gray)
+    if off is not None and off.mean() < PAPER_MOST:
         # a desk or a shadowed border over a third of the frame pulls the median down to
         # it, and dark ink then looks light: the paper's tone is judged without what lies
         # off the paper, where the paper is still most of the frame (light ink on a dark
         # board: the board is all of it, and it stays light)
+        med = float(np.median(gray[~off]))
+        dark_ink = bool(hi - med < med - lo)
+    if not dark_ink:
+        off = None
+    elif off is None:
         off = off_paper(gray)
-        if off.mean() < PAPER_MOST:
-            med = float(np.median(gray[~off]))
-            dark_ink = bool(hi - med < med - lo)
     f = 1 - gray if dark_ink else gray
-    off = (off if off is not None else off_paper(gray)) if dark_ink else None
     tone = med if paper is None else paper
     tone = float(np.float32(1 - tone)) if dark_ink else float(tone)
     if paper is not None or _flat(np.abs(f - tone)):

@@ -179,7 +179,7 @@ def typical_height(boxes, areas, strokes, border) -> float:
         & (w <= LINE_LIKE * h) & ~containers(boxes, areas)
     if (ok & ~border).any():
         ok &= ~border
-    elif np.any((w > LINE_LIKE * h) & (h >= MIN_HEIGHT) & (areas >= MIN_AREA) & ~border):
+    elif _wide(boxes, areas, border).any():
         return 0.0
     for _ in range(2):  # once more without what is far from the first estimate
         if not ok.any():
@@ -189,6 +189,13 @@ def typical_height(boxes, areas, strokes, border) -> float:
         ref = float(h[ok][order][np.searchsorted(cum, cum[-1] / 2)])
         ok &= (h <= TALL * ref) & (h >= 0.3 * ref)
     return ref
+
+
+def _wide(boxes, areas, border) -> np.ndarray:
+    """Marks away from the frame's edge wider than a digit: a rule or a box touching digits."""
+    h = boxes[:, 3] - boxes[:, 1]
+    w = boxes[:, 2] - boxes[:, 0]
+    return (w > LINE_LIKE * h) & (h >= MIN_HEIGHT) & (areas >= MIN_AREA) & ~border
 
 
 def _shear_rows(a: np.ndarray, slope: float, x0: int = 0) -> tuple[np.ndarray, tuple]:
@@ -730,7 +737,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     ref = typical_height(boxes, areas, strokes, border)
     hgt, wid = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     if ref == 0:  # nothing stroke-like alone: a box or a rule touching every digit, perhaps
-        wide = (wid > LINE_LIKE * hgt) & (hgt >= MIN_HEIGHT) & (areas >= MIN_AREA) & ~border
+        wide = _wide(boxes, areas, border)
         if not wide.any():
             return out
         ref = float(np.median(hgt[wide]))  # the box's height, near the digits' own

@@ -141,11 +141,14 @@ def proba(net: nn.Module, X: torch.Tensor, device: torch.device, precision: str 
           tta: int = 0) -> torch.Tensor:
     """Probabilities [N, 10] of uint8 pixels [N, 784] through a prepared net, averaged over
     the image and its `tta` one-pixel moves."""
-    p = F.softmax(logits(net, X, device, precision), 1)
-    if not tta:
-        return p
-    images = X.view(-1, 1, *INPUT_SHAPE[1:])
+    return averaged(lambda images: logits(net, images.reshape(len(X), -1), device, precision),
+                    X.view(-1, *INPUT_SHAPE), tta)
+
+
+def averaged(logits_of, images: torch.Tensor, tta: int = 0) -> torch.Tensor:
+    """The softmax of `logits_of(images)` [N, 1, H, W], averaged with that of the images'
+    `tta` one-pixel moves (the ONNX export's module calls it too)."""
+    p = F.softmax(logits_of(images), 1)
     for dy, dx in SHIFTS[tta]:
-        moved = shift(images, dy, dx).reshape(len(X), -1)
-        p += F.softmax(logits(net, moved, device, precision), 1)
+        p = p + F.softmax(logits_of(shift(images, dy, dx)), 1)
     return p / (1 + len(SHIFTS[tta]))
