@@ -214,7 +214,7 @@ def _shear_rows(a: np.ndarray, slope: float, x0: int = 0) -> tuple[np.ndarray, t
 
 def _runs_along_rows(lab: np.ndarray, extent: np.ndarray, lo: np.ndarray, L: int,
                      slopes=RULE_SLOPES) -> np.ndarray:
-    """The pixels of the mask labelled `lab` on a run of L along a row, at one of RULE_SLOPES
+    """The pixels of the mask labelled `lab` on a run of L along a row, at one of `slopes`
     (bool, the shape of `lab`).
 
     Such a run is 8-connected, so it lies in one component at least L wide; ndimage's
@@ -244,10 +244,11 @@ def rules(mask: np.ndarray, height: float, lab: np.ndarray | None = None,
     """The straight lines of `mask` far longer than a digit's strokes (bool, same shape).
 
     Horizontal ones first; where there are some (a box, ruled paper), vertical lines a
-    little taller than the digits are a box's sides, and come out too, along SIDE_SLOPES:
-    a side in perspective leans more than a rule, and a broad one opened along too small a
-    slope leaves a rim along each edge, wider than a rule's rim, to be read as a 1. `lab`, `boxes`:
-    the mask's 8-connected components and their boxes, when the caller has them."""
+    little taller than the digits are a box's sides, and come out too. Vertical ones are
+    opened along SIDE_SLOPES: a side in perspective leans more than a rule, and a broad one
+    opened along too small a slope leaves a rim along each edge, wider than a rule's rim, to
+    be read as a 1. `lab`, `boxes`: the mask's 8-connected components and their boxes, when
+    the caller has them."""
     if lab is None:
         lab, n = ndi.label(mask, structure=np.ones((3, 3)))
         boxes = features(lab, n)[0]
