@@ -100,7 +100,7 @@ def _rules_on_the_whole_mask(mask, height):
         m = mask if axis == 1 else mask.T
         L = max(int(length * height), 15)
         found = np.zeros_like(m)
-        for slope in segment.RULE_SLOPES if axis == 1 else segment.SIDE_SLOPES:
+        for slope in segment.RULE_SLOPES:
             s, back = segment._shear_rows(m.astype(np.uint8), slope)
             opened = ndi.maximum_filter1d(ndi.minimum_filter1d(s, L, axis=1), L, axis=1)
             found |= opened[back].astype(bool)

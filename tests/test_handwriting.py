@@ -553,22 +553,6 @@ def test_a_tight_box_has_no_sides_read_as_1s(mnist_test):
     assert page.boxes[0][0] > 111 and page.boxes[-1][2] < 389
 
 
-def test_a_box_in_perspective_has_no_sides_read_as_1s(mnist_test):
-    """Large digits in a box drawn with a broad pen, photographed so that its sides lean by
-    6 degrees: each side opens out whole. Opened only along lines up to 4 degrees, a side
-    left a rim along each edge too wide to be a rule's rim, read as 1s (and, setting the
-    pen's width, it made the digits "solid blobs")."""
-    Xt, yt = mnist_test
-    img = Image.fromarray(page_of([[Xt[i].reshape(28, 28) for i in range(3)]],
-                                  np.random.default_rng(5), height=240, size=(640, 1000), gap=0.0))
-    lean = int(round(np.tan(np.radians(6)) * 305))
-    corners = [(70 + lean, 115), (780 + lean, 115), (780, 420), (70, 420)]
-    ImageDraw.Draw(img).line(corners + corners[:1], fill=30, width=18)
-    page = preprocess.page(np.asarray(img))
-    assert [len(l) for l in page.lines] == [3]
-    assert page.boxes[0][0] > 100 and page.boxes[-1][2] < 750
-
-
 def test_a_1_touching_a_box_top_and_bottom_stays_a_digit():
     """Inside a tight box a 1 may touch both its lines; the lines run on past it on both
     sides, which a box's side never has."""

@@ -63,7 +63,6 @@ GRAIN = 0.15         # a page whose strongest digit-sized marks are fainter than
                      # paper's tone) has no ink a pen left: a shadow's grain (chosen on the dev pages)
 FAINT = 0.4          # ink this much fainter than the digits' (a shadow's edge) is no digit
 RULE_SLOPES = np.tan(np.radians([-4, -2, 0, 2, 4]))   # a rule in perspective is not level
-SIDE_SLOPES = np.tan(np.radians([-7, -4, -2, 0, 2, 4, 7]))  # a box's side in perspective leans more
 MERGE_OVERLAP = 0.5  # boxes overlapping by this fraction of the narrower one...
 MERGE_GAP = 0.25     # ...no farther apart vertically than this x typical height...
 PIECE = 0.75         # ...one of them shorter than this x typical height: one digit
@@ -212,9 +211,8 @@ def _shear_rows(a: np.ndarray, slope: float, x0: int = 0) -> tuple[np.ndarray, t
     return out, (rows, cols)
 
 
-def _runs_along_rows(lab: np.ndarray, extent: np.ndarray, lo: np.ndarray, L: int,
-                     slopes=RULE_SLOPES) -> np.ndarray:
-    """The pixels of the mask labelled `lab` on a run of L along a row, at one of `slopes`
+def _runs_along_rows(lab: np.ndarray, extent: np.ndarray, lo: np.ndarray, L: int) -> np.ndarray:
+    """The pixels of the mask labelled `lab` on a run of L along a row, at one of RULE_SLOPES
     (bool, the shape of `lab`).
 
     Such a run is 8-connected, so it lies in one component at least L wide; ndimage's
@@ -232,7 +230,7 @@ def _runs_along_rows(lab: np.ndarray, extent: np.ndarray, lo: np.ndarray, L: int
     pad0, pad1 = int(c0 > 0), int(c1 < lab.shape[1])
     crop = np.isin(lab[r0:r1, c0:c1], wide + 1).astype(np.uint8)
     crop = np.pad(crop, ((0, 0), (pad0, pad1)))
-    for slope in slopes:
+    for slope in RULE_SLOPES:
         s, back = _shear_rows(crop, slope, c0 - pad0)
         opened = ndi.maximum_filter1d(ndi.minimum_filter1d(s, L, axis=1), L, axis=1)
         found[r0:r1, c0:c1] |= opened[back][:, pad0:pad0 + c1 - c0].astype(bool)
@@ -244,11 +242,8 @@ def rules(mask: np.ndarray, height: float, lab: np.ndarray | None = None,
     """The straight lines of `mask` far longer than a digit's strokes (bool, same shape).
 
     Horizontal ones first; where there are some (a box, ruled paper), vertical lines a
-    little taller than the digits are a box's sides, and come out too. Vertical ones are
-    opened along SIDE_SLOPES: a side in perspective leans more than a rule, and a broad one
-    opened along too small a slope leaves a rim along each edge, wider than a rule's rim, to
-    be read as a 1. `lab`, `boxes`: the mask's 8-connected components and their boxes, when
-    the caller has them."""
+    little taller than the digits are a box's sides, and come out too. `lab`, `boxes`:
+    the mask's 8-connected components and their boxes, when the caller has them."""
     if lab is None:
         lab, n = ndi.label(mask, structure=np.ones((3, 3)))
         boxes = features(lab, n)[0]
@@ -260,7 +255,7 @@ def rules(mask: np.ndarray, height: float, lab: np.ndarray | None = None,
         if axis == 1:
             found = _runs_along_rows(lab, boxes[:, 2] - boxes[:, 0], boxes[:, 0], L)
         else:
-            found = _runs_along_rows(lab.T, boxes[:, 3] - boxes[:, 1], boxes[:, 1], L, SIDE_SLOPES).T
+            found = _runs_along_rows(lab.T, boxes[:, 3] - boxes[:, 1], boxes[:, 1], L).T
         out |= found
     return out & mask
 
