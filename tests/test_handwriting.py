@@ -498,9 +498,8 @@ def test_two_1s_leaning_far_are_two_digits():
 
 def _slant(x: np.ndarray) -> float:
     """dx per dy of an input's ink (y down: a digit leaning right is negative)."""
-    ys, xs = np.nonzero(x.reshape(28, 28) > 127)
-    yc, xc = ys - ys.mean(), xs - xs.mean()
-    return float((xc * yc).sum() / (yc * yc).sum())
+    from recipes.handwriting import segment
+    return segment._slant(x.reshape(28, 28) > 127)
 
 
 def test_a_line_written_at_a_slant_is_made_upright_as_mnist_s_digits_are():
