@@ -292,3 +292,30 @@ def test_freed_memory_is_reused_with_the_same_weights():
     faults_before, faults_after, same = float(out[0]), float(out[1]), out[2]
     assert same == "True"
     assert faults_before > 100 and faults_after < faults_before / 10, (faults_before, faults_after)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_relu_before_a_max_pool_runs_after_it_with_the_same_training_bit_for_bit(precision, slice2000):
+    """network3_2conv's conv -> ReLU -> pool is built conv -> pool -> ReLU (the ReLU on a
+    quarter of the values); its steps change the weights exactly as the written order's."""
+    built = nets.build(NET_ENTRIES["network3_2conv"]["layers"])
+    kinds = [type(m).__name__ for m in built]
+    assert kinds[:6] == ["Conv2d", "MaxPool2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU"]
+    written = list(built)
+    written[1], written[2], written[4], written[5] = written[2], written[1], written[5], written[4]
+    written = torch.nn.Sequential(*written)
+    torch.manual_seed(0)
+    for m in built:
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    written.load_state_dict(built.state_dict())   # same keys: only parameter-free modules moved
+    (X, y), _, _ = slice2000
+    xb = torch.tensor(X[:256]).view(-1, *L.INPUT_SHAPE)
+    yb = torch.tensor(y[:256], dtype=torch.int64)
+    for net in (built, written):
+        net.to(memory_format=torch.channels_last).train()
+        opt = torch.optim.Adam(net.parameters(), 1e-3)
+        for i in range(0, 256, 64):
+            training.train_step(net, opt, xb[i:i + 64], yb[i:i + 64], True, precision=precision)
+    for a, b in zip(built.state_dict().values(), written.state_dict().values()):
+        assert torch.equal(a, b)

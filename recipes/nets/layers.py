@@ -132,7 +132,19 @@ def build(layers, where: str = "NetClassifier") -> nn.Sequential:
             mods.append(nn.Sequential(pool, nn.Flatten()))
         if s.type in ("conv", "dense", "batchnorm") and s.nonlinearity in ACTIVATIONS:
             mods.append(ACTIVATIONS[s.nonlinearity]())
-    return nn.Sequential(*mods)
+    return nn.Sequential(*_pool_before_relu(mods))
+
+
+def _pool_before_relu(mods: list[nn.Module]) -> list[nn.Module]:
+    """A ReLU right before a max-pool moved after it: the same values and, bit for bit, the
+    same gradients (the pool's window maximum is the ReLU's where it is positive, and the
+    gradient is zero where it is not), with the ReLU and its backward on a quarter of the
+    values. Only parameter-free modules move, so the state_dict's keys stay as they were."""
+    out = list(mods)
+    for k in range(len(out) - 1):
+        if isinstance(out[k], nn.ReLU) and isinstance(out[k + 1], nn.MaxPool2d):
+            out[k], out[k + 1] = out[k + 1], out[k]
+    return out
 
 
 def count_params(module: nn.Module) -> int:
