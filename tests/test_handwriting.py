@@ -540,26 +540,6 @@ def test_an_underlined_number_beside_the_sheets_edge(mnist_test):
     assert 30 < found.height < 60
 
 
-def test_a_level_box_round_a_sloping_line_is_opened_before_the_line_is_levelled(mnist_test):
-    """Digits written downhill by 10 degrees inside a box drawn level, the first touching
-    its top and the last its bottom: the box runs along the paper, so it comes out before
-    the writing is turned level (turned with it, its lines slope past any rule's and stay
-    joined to the digits they touch: three "digits" were read)."""
-    Xt, yt = mnist_test
-    ink = np.zeros((500, 800), np.float32)
-    for k in range(6):
-        x, y = 120 + 72 * k, 152 + int(72 * k * np.tan(np.radians(10)))
-        big = np.asarray(Image.fromarray(Xt[k].reshape(28, 28)).resize((60, 60), Image.Resampling.BICUBIC),
-                         np.float32) / 255
-        ink[y:y + 60, x:x + 60] = np.maximum(ink[y:y + 60, x:x + 60], big)
-    ink[150:154, 100:580] = ink[268:272, 100:580] = 1        # the box: top, bottom...
-    ink[150:272, 100:104] = ink[150:272, 576:580] = 1        # ...and sides
-    img = np.clip(0.92 * (1 - 0.85 * ink) * 255, 0, 255).astype(np.uint8)
-    page = preprocess.page(img)
-    assert page.angle != 0
-    assert [len(line) for line in page.lines] == [6]
-
-
 def test_a_tight_box_has_no_sides_read_as_1s(mnist_test):
     """A box drawn close round a number: its sides, barely taller than the digits, are
     the box's (they join its top and bottom at their ends), not two 1s."""

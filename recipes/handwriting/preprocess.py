@@ -11,8 +11,7 @@ centre. A photo is none of that. `page(source)` takes a photo (a path or an arra
 2. `segment`: components judged against the page's typical digit (not against the
    largest thing in the frame), straight rules opened out, the pieces of a digit merged,
    lines found (read top to bottom, each left to right), touching digits split; a page
-   whose lines run at a slant is levelled and looked at again, the rules and boxes found
-   before taken out first (they run along the paper, not along the writing);
+   whose lines run at a slant is levelled and looked at again;
 3. each line's writing made as upright as MNIST's (`line_slant`: the slant its digits
    share, shrunk for a line of few digits), then `ink.to_mnist` for each digit.
 
@@ -192,8 +191,6 @@ def _read(gray, ink, mask, low, dark, frame, classify, found=None) -> Page:
         found = segment.find(mask, frame=frame, strength=strength)
     angle = _angle(found)
     if angle:  # lines written at a slant: level them, then find the digits again
-        if found.rules is not None:  # but the rules and boxes run along the paper, not the
-            coverage = coverage * ~found.rules  # writing: opened out before they are turned
         coverage = ndi.rotate(coverage, angle, reshape=True, order=1, mode="constant")
         mask = coverage > 0.5
         strength = ndi.rotate(ink, angle, reshape=True, order=1, mode="constant")
