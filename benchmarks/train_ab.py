@@ -15,6 +15,8 @@ speed drifts (a shared one) moves both sides alike. Options:
   holds is a validation question, see docs/speed.md);
 - Adam fused=True, Adam foreach=True;
 - contiguous (not channels-last) net and batches;
+- the layers' written order: a ReLU before the max-pool that follows it, as the list says
+  (`nets.build` moves the pool first);
 - threads: 1 and 2 against the entry's count.
 
 "same" is whether B's weights after the same steps on the same batches equal A's bit for
@@ -46,9 +48,15 @@ from speedrun import load_entry, machine  # noqa: E402
 
 
 def make(entry: dict, opt_kw: dict | None = None, channels_last: bool = True, compiled: bool = False,
-         lr_scale: float = 1.0):
+         lr_scale: float = 1.0, written_order: bool = False):
     torch.manual_seed(0)
     net = nets.build(entry["layers"])
+    if written_order:   # the ReLU back before its max-pool, as the layer list has them
+        mods = list(net)
+        for k in range(len(mods) - 1):
+            if isinstance(mods[k], torch.nn.MaxPool2d) and isinstance(mods[k + 1], torch.nn.ReLU):
+                mods[k], mods[k + 1] = mods[k + 1], mods[k]
+        net = torch.nn.Sequential(*mods)
     conv = nets.has_conv(net)
     if conv and channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -158,7 +166,8 @@ def main() -> None:
                    ("batch x4, lr x4", {"lr_scale": 4.0}, None, 4 * batch),
                    ("Adam fused=True", {"opt_kw": {"fused": True}}, None, None),
                    ("Adam foreach=True", {"opt_kw": {"foreach": True}}, None, None),
-                   ("contiguous (no ch.-last)", {"channels_last": False}, None, None)]
+                   ("contiguous (no ch.-last)", {"channels_last": False}, None, None),
+                   ("ReLU before pool (written)", {"written_order": True}, None, None)]
         options += [(f"threads {t}", {}, t, None) for t in (1, 2) if t != threads]
         if not args.no_compile:
             options.append(("torch.compile", {"compiled": True}, None, None))
