@@ -248,39 +248,51 @@ def test_cuda_path_when_present(slice2000):
 
 
 ALLOCATOR_CHECK = r"""
-import resource, sys, torch
+import ctypes, resource, sys, torch
 sys.path.insert(0, sys.argv[1])
 from recipes import nets
 from recipes.nets import allocator
 from recipes.nets.training import train_step
 torch.set_num_threads(1)
-X = torch.randint(0, 256, (128 * 12, 1, 28, 28), dtype=torch.uint8)
-y = torch.randint(0, 10, (128 * 12,))
+X = torch.randint(0, 256, (128 * 6, 1, 28, 28), dtype=torch.uint8)
+y = torch.randint(0, 10, (128 * 6,))
 layers = [{"type": "conv", "num_filters": 20, "filter_size": 5}, {"type": "pool", "pool_size": 2},
           {"type": "dense", "num_units": 100}, {"type": "dense", "num_units": 10, "nonlinearity": "softmax"}]
 
-def train():  # 12 steps; the minor page faults of the last 8
+def train():
     torch.manual_seed(0)
     net = nets.build(layers).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters())
-    for i in range(12):
-        if i == 4:
-            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for i in range(6):
         train_step(net, opt, X[i * 128:(i + 1) * 128], y[i * 128:(i + 1) * 128], True)
-    return net, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 8
+    return net
 
-before, faults_before = train()
+before = train()
 assert allocator.reuse_freed_memory() and allocator.reuse_freed_memory()  # once is enough
-after, faults_after = train()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+faults = []
+for _ in range(4):   # a 16 MiB block written, freed and asked for again
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    p = libc.malloc(16 * 2**20)
+    ctypes.memset(p, 1, 16 * 2**20)
+    libc.free(p)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+after = train()
 same = all(torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
-print(faults_before, faults_after, same)
+print(*faults, same)
 """
 
 
 @pytest.mark.slow   # a subprocess training twice: 5 s
-def test_freed_memory_is_reused_with_the_same_weights():
-    """A step's pages reused by the next (no page faults after the first steps), and where
-    memory lies changes no weight. In a process of its own: the setting is for a process."""
+def test_freed_memory_is_kept_for_reuse_with_the_same_weights():
+    """After the setting a freed 16 MiB block (4,096 pages) stays in the heap: asked for again,
+    it comes back without a page fault (glibc's default unmaps it, or trims the heap, and the
+    pages are faulted in anew). Where memory lies changes no weight. The speed it buys is a
+    benchmark's figure (docs/speed.md), not asserted here: a training step's own fault count
+    depends on the malloc's history and the CPU's kernels. In a process of its own: the
+    setting is for a process."""
     import platform
     import subprocess
     import sys
@@ -289,9 +301,9 @@ def test_freed_memory_is_reused_with_the_same_weights():
         pytest.skip("glibc's malloc only")
     out = subprocess.run([sys.executable, "-c", ALLOCATOR_CHECK, str(ROOT)], capture_output=True,
                          text=True, timeout=120, check=True).stdout.split()
-    faults_before, faults_after, same = float(out[0]), float(out[1]), out[2]
+    faults, same = [int(f) for f in out[:4]], out[4]
     assert same == "True"
-    assert faults_before > 100 and faults_after < faults_before / 10, (faults_before, faults_after)
+    assert max(faults[1:]) < 40, faults   # glibc's default: 2,000-4,000 at the second
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
