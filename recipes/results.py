@@ -22,7 +22,7 @@ OUT = Path("docs/results.md")
 
 
 def network(entry) -> str:
-    """A layer list in one line: conv20(5x5)-pool-100-10."""
+    """A layer list in one line: conv20(5x5)-pool-100-10; res64(3x3/2) a residual block."""
     if entry.kind == "committee":
         return f"committee of {len(entry.members)} ({entry.combine}): " + ", ".join(entry.members)
     if entry.kind != "net":
@@ -38,6 +38,11 @@ def network(entry) -> str:
             parts.append(f"drop{s.p:g}")
         elif s.type == "batchnorm":
             parts.append("bn")
+        elif s.type == "residual":
+            stride = f"/{s.stride}" if s.stride != 1 else ""
+            parts.append(f"res{s.num_filters}({s.filter_size}x{s.filter_size}{stride})")
+        elif s.type == "global_pool":
+            parts.append(f"global{s.mode}")
         else:
             parts.append(s.type.replace("_", ""))
     extra = [f"data: {entry.data}"] if entry.data != "train_split" else []

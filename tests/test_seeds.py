@@ -128,3 +128,11 @@ def test_the_results_table_gives_a_seeded_entry_its_mean_and_range(tmp_path):
     assert tiny["accuracy"] == pytest.approx(0.99187, abs=1e-5) and tiny["spread"][0] == 3
     md = results.markdown(rows)
     assert "| tiny | conv4(5x5)-pool-10 | 99.19% ± 0.21 (99.03%–99.42%, 3 seeds) |" in md
+
+
+def test_the_results_table_names_residual_blocks_and_global_pooling():
+    """A residual net's row says its blocks' filters and strides, not "residual" three times."""
+    from recipes import config, results
+    entry = config.load(ROOT / "params.yaml").models["resnet"]
+    assert results.network(entry).startswith(
+        "conv32(3x3)-bn-res32(3x3)-res64(3x3/2)-res128(3x3/2)-globalavg-10 ")
