@@ -29,18 +29,16 @@ def network(entry) -> str:
         return entry.kind.replace("_", " ")
     parts = []
     for s in entry.layers:
-        if s.type == "conv":
+        if s.type in ("conv", "residual"):
             stride = f"/{s.stride}" if s.stride != 1 else ""
-            parts.append(f"conv{s.num_filters}({s.filter_size}x{s.filter_size}{stride})")
+            kind = "conv" if s.type == "conv" else "res"
+            parts.append(f"{kind}{s.num_filters}({s.filter_size}x{s.filter_size}{stride})")
         elif s.type == "dense":
             parts.append(str(s.num_units))
         elif s.type == "dropout":
             parts.append(f"drop{s.p:g}")
         elif s.type == "batchnorm":
             parts.append("bn")
-        elif s.type == "residual":
-            stride = f"/{s.stride}" if s.stride != 1 else ""
-            parts.append(f"res{s.num_filters}({s.filter_size}x{s.filter_size}{stride})")
         elif s.type == "global_pool":
             parts.append(f"global{s.mode}")
         else:
