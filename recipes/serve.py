@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException
 
 from recipes import models, paths
 from recipes.errors import UserError, run
-from recipes.handwriting import preprocess
+from recipes.handwriting import preprocess, read
 
 STATIC = Path(__file__).with_name("static")
 MAX_BYTES = 10 * 2**20      # a request body larger than this is refused (413)
@@ -81,6 +81,7 @@ class Served:
     proba: Callable[[np.ndarray], np.ndarray]  # uint8 [N, 784] -> float32 [N, 10]
     accuracy: float | None
     n_params: int | None
+    confident: float = 0.9  # below it a digit is unsure (`read.confident_for` the model)
 
 
 def fast_proba(model) -> Callable[[np.ndarray], np.ndarray]:
@@ -111,7 +112,8 @@ def load_models(models_dir: Path, reports_dir: Path) -> dict[str, Served]:
         n = m.get("n_params", getattr(model, "n_params_", None))
         served[name] = Served(name, getattr(model, "kind", type(model).__name__), fast_proba(model),
                               float(acc) if isinstance(acc, (int, float)) else None,
-                              int(n) if isinstance(n, (int, float)) else None)
+                              int(n) if isinstance(n, (int, float)) else None,
+                              read.confident_for(model))
     return served
 
 
@@ -121,8 +123,7 @@ def pick_default(served: dict[str, Served], wanted: str | None) -> str:
         if wanted not in served:
             raise UserError(f"--model {wanted!r}: not a trained model (trained: {', '.join(served)})")
         return wanted
-    from recipes.handwriting.read import DEFAULT_MODELS
-    for name in DEFAULT_MODELS:
+    for name in read.DEFAULT_MODELS:
         if name in served:
             return name
     scored = [s for s in served.values() if s.accuracy is not None]
@@ -290,6 +291,10 @@ def read_image(data: bytes, served: Served, max_pixels: int, inputs: bool) -> di
     except UserError as e:
         raise ClientError(422, str(e)) from None
     proba = served.proba(page.X)
+    try:
+        read.lone_mark(page, proba, served.confident)  # a photo's one mark read as no digit
+    except UserError as e:
+        raise ClientError(422, str(e)) from None
     boxes = unlevel(page.boxes, page.angle, page.gray.shape)
     gh, gw = page.gray.shape
     if page.region:  # small digits, read in a magnified region of the working copy
@@ -298,7 +303,8 @@ def read_image(data: bytes, served: Served, max_pixels: int, inputs: bool) -> di
     boxes = boxes * [w / gw, h / gh, w / gw, h / gh]
     boxes = np.clip(np.rint(boxes), 0, [w, h, w, h]).astype(int)
     out = {"model": served.name, "digits": "".join(map(str, proba.argmax(1))),
-           "probabilities": proba.tolist(), "boxes": boxes.tolist(), "width": w, "height": h}
+           "probabilities": proba.tolist(), "unsure": read.unsure(proba, served.confident),
+           "boxes": boxes.tolist(), "width": w, "height": h}
     if inputs:
         out["inputs"] = [png_base64(x) for x in page.inputs]
     return out

@@ -603,6 +603,25 @@ def test_a_page_without_digits_says_so(what):
         preprocess.page(img)
 
 
+def test_a_photos_one_mark_read_as_no_digit_is_no_digits_found():
+    """What is left of an object (a cup's handle) is one mark the classifier cannot place:
+    on a photo that is "no digits found"; a number's unsure digit, or a drawing's, is read."""
+    page = preprocess.Page(gray=np.zeros((9, 9), np.float32), ink=np.zeros((9, 9), np.float32),
+                           mask=np.zeros((9, 9), bool), dark_ink=True, threshold=0.1)
+    vague = np.full((1, 10), 0.06, np.float32)
+    vague[0, 1] = 0.46  # under half of what the model says at most
+    with pytest.raises(UserError, match="no digits found.*a 1 at 0.46"):
+        predict.lone_mark(page, vague, confident=0.9)
+    predict.lone_mark(page, np.vstack([vague, vague]), confident=0.9)    # two marks: a number
+    page.drawing = True
+    predict.lone_mark(page, vague, confident=0.9)                          # the pad: read it
+    page.drawing = False
+    predict.lone_mark(page, vague, confident=0.9 * 0.91 * 0.9)            # smoothed: 0.41 is enough
+    assert preprocess.page(seven()).drawing is True  # one flat tone of paper
+    grain = np.random.default_rng(0).normal(0, 6, (400, 300))
+    assert preprocess.page(np.clip(seven() + grain, 0, 255).astype(np.uint8)).drawing is False
+
+
 def test_no_digits_exits_non_zero_for_one_image(project, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(project)
     img = np.full((300, 400), 225, np.uint8)

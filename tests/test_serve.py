@@ -173,6 +173,7 @@ def test_one_digit_of_each_class_reads_back(client, right, mnist_test):
         assert got["model"] == "t" and (got["width"], got["height"]) == (280, 280)
         p = np.array(got["probabilities"])
         assert p.shape == (1, 10) and abs(p.sum() - 1) < 1e-4 and p.argmax() == d
+        assert got["unsure"] == ([0] if p.max() < 0.9 else [])  # the reader's CONFIDENT
         x0, y0, x1, y1 = got["boxes"][0]
         rows, cols = np.nonzero(img < 128)  # the box is round the ink, in the image's pixels
         assert abs(x0 - cols.min()) <= 12 and abs(x1 - cols.max()) <= 12

@@ -69,6 +69,7 @@ class Page:
     height: float = 0.0                           # the typical digit's height (pixels)
     region: tuple | None = None  # (y0, x0, scale, working copy's shape): the steps show the
     #                              working copy's region from (y0, x0), magnified (small digits)
+    drawing: bool = False        # flat paper (the server's pad, a paint program): no clutter
 
     @property
     def X(self) -> np.ndarray:
@@ -154,7 +155,9 @@ def page(source, classify: Callable | None = None) -> Page:
             return _look_again(gray, frame, first, classify)
         except UserError:
             pass  # nothing read in the region: the page as it is
-    return _read(gray, ink, mask, low, dark, frame, classify, first)
+    out = _read(gray, ink, mask, low, dark, frame, classify, first)
+    out.drawing = paper is not None
+    return out
 
 
 def _look_again(gray, frame, first: segment.Found, classify) -> Page:

@@ -56,6 +56,8 @@ MODELS_DIR = Path("models")
 DEFAULT_OUT = Path("reports/handwriting.json")
 LABELLED = re.compile(r"^(\d+(?:-\d+)*|none)_")
 CONFIDENT = 0.9   # a digit read with less is reported unsure (chosen on the dev pages, see docs)
+LONE = 0.5        # a photo's only mark read below this share of the most the model can say is
+#                   no digit (a cup's handle, a sheet's corner); chosen on the dev pages, see docs
 NO_DIGITS = ("no digits found", "no ink")  # what preprocess says of a page without digits
 
 
@@ -84,10 +86,29 @@ def probabilities(page: preprocess.Page, model) -> np.ndarray:
 
 
 def read_page(source, model=None) -> tuple[preprocess.Page, np.ndarray]:
-    """(page, float32 [n_digits, 10]): the classifier also chooses where touching digits part."""
+    """(page, float32 [n_digits, 10]): the classifier also chooses where touching digits part.
+    UserError "no digits found" when the page holds none (see `lone_mark`)."""
     model = load_model(model)
     page = preprocess.page(source, classify=model.predict_proba)
-    return page, probabilities(page, model)
+    proba = probabilities(page, model)
+    lone_mark(page, proba, confident_for(model))
+    return page, proba
+
+
+def lone_mark(page: preprocess.Page, proba: np.ndarray, confident: float) -> None:
+    """UserError "no digits found" for a photo whose one digit-sized mark the classifier reads
+    as no digit in particular: below LONE of the most it can say (`confident` / CONFIDENT).
+    Segmentation judges marks by shape; what is left of an object on a page with nothing
+    written (a cup's handle, a corner of the sheet against the desk) is one mark, and a
+    guess at it is worse than saying so. A number's unsure digit is still read, and so is
+    anything drawn on flat paper: the pad has no clutter."""
+    if len(proba) != 1 or page.drawing:
+        return
+    best = float(proba[0].max())
+    floor = LONE * confident / CONFIDENT
+    if best < floor:
+        raise UserError(f"no digits found: the one mark on the image reads as no digit "
+                        f"(at best a {int(proba[0].argmax())} at {best:.2f}, under {floor:.2f})")
 
 
 def digit_probabilities(source, model=None) -> np.ndarray:
