@@ -443,6 +443,22 @@ def test_a_group_read_unsure_is_cut_where_its_parts_read_surely(whole, want):
     assert len(segment.split_wide(region, ref, read)) == want
 
 
+@pytest.mark.parametrize("top, want", [(150, 1), (40, 2)])
+def test_a_cut_through_one_stroke_is_clean_only_between_full_height_parts(top, want):
+    """A stroke and a short hook whose foot joins it (a 5's tail broken off, read as a 6 by
+    itself) stays one digit, while two full-height strokes joined the same way ("11") part:
+    the cheap clean cut needs a full-height part on both sides."""
+    from recipes.handwriting import segment
+    region = drawn([[(190, 40), (190, 200)], [(120, top), (120, 200), (190, 200)]],
+                   width=9)[30:210, 100:200] < 128
+    ref = 120.0
+
+    def read(parts):  # each part alone reads surely, the two together not quite
+        whole = [segment._width(p) == segment._width(region) for p in parts]
+        return np.log([0.45 if w else 0.9 for w in whole])
+    assert len(segment.split_wide(region, ref, read)) == want
+
+
 def test_a_dash_between_digits_is_no_digit(model, mnist_test):
     """A number written with a dash (a phone number, a date) reads as its digits."""
     Xt, yt = mnist_test

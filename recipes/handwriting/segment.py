@@ -619,32 +619,44 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
     if not spans:
         return [region]
     logp = dict(zip(spans, read([masks[s] for s in spans])))
-    best = np.full(n, -np.inf)
-    best[0] = 0.0
-    back = np.zeros(n, int)
+    H = region.shape[0]
+
+    def own(s):  # a part's reading and what its shape costs, whatever its neighbours
+        m = masks[s]
+        cost = wide_cost(_width(m), ref)
+        if s != (0, n - 1) and _height(m) < SHORT_PART * H:
+            cost += SHORT_COST
+        if logp[s] < UNSURE_LOGP:
+            cost += UNSURE_COST
+        return logp[s] - cost
+
+    # best[(i, j)]: the best reading of the columns up to bound j whose last part is (i, j).
+    # The last part is kept in the state because a cut's cost depends on both its sides: a
+    # cut through one stroke is clean only between two full-height parts ("11", "77"), not
+    # where it leaves a digit's tail on one side.
+    best, back = {}, {}
     for j in range(1, n):
         for i in range(j):
-            if (i, j) not in logp or best[i] == -np.inf:
+            if (i, j) not in logp:
                 continue
-            m = masks[(i, j)]
-            cost = 0.0
-            if i:  # a cut through one stroke between two full-height parts: "11", "77"
-                clean = crossed[i - 1] <= CLEAN_WAIST and _height(m) >= FULL * region.shape[0]
-                cost = CLEAN_COST if clean else CUT_COST
-            if (i, j) != (0, n - 1) and _height(m) < SHORT_PART * region.shape[0]:
-                cost += SHORT_COST
-            if logp[(i, j)] < UNSURE_LOGP:
-                cost += UNSURE_COST
-            score = best[i] + logp[(i, j)] - cost - wide_cost(_width(m), ref)
-            if score > best[j]:
-                best[j], back[j] = score, i
-    if best[-1] == -np.inf:
+            if i == 0:
+                best[(0, j)], back[(0, j)] = own((0, j)), None
+                continue
+            full = _height(masks[(i, j)]) >= FULL * H
+            for k in range(i):
+                if (k, i) not in best:
+                    continue
+                clean = full and crossed[i - 1] <= CLEAN_WAIST and _height(masks[(k, i)]) >= FULL * H
+                score = best[(k, i)] + own((i, j)) - (CLEAN_COST if clean else CUT_COST)
+                if score > best.get((i, j), -np.inf):
+                    best[(i, j)], back[(i, j)] = score, (k, i)
+    ends = [s for s in best if s[1] == n - 1]
+    if not ends:
         return [region]
-    idx = [n - 1]
-    while idx[-1]:
-        idx.append(back[idx[-1]])
-    idx = idx[::-1]
-    return [masks[(a, b)] for a, b in zip(idx, idx[1:])]
+    path = [max(ends, key=best.get)]
+    while back[path[-1]] is not None:
+        path.append(back[path[-1]])
+    return [masks[s] for s in path[::-1]]
 
 
 def wide_cost(width: float, ref: float) -> float:
