@@ -459,6 +459,21 @@ def test_a_cut_through_one_stroke_is_clean_only_between_full_height_parts(top, w
     assert len(segment.split_wide(region, ref, read)) == want
 
 
+@pytest.mark.parametrize("gap, want", [(14, 1), (40, 2)])
+def test_a_digit_broken_in_two_is_merged_when_read_better_whole(gap, want):
+    """A 9's open loop and its stem, 0.14 of the digits' height apart, read better as one
+    digit than as a "c" and a "1": one digit; the same pieces as far apart as two digits
+    are, two."""
+    from recipes.handwriting import segment
+    ref = 100.0
+    loop = (0, 0, np.ones((70, 40), bool))
+    stem = (0, 40 + gap, np.ones((100, 12), bool))
+
+    def read(parts, y0, x0):  # the pieces read unsurely and surely; the two together, a 9
+        return np.log([0.62, 0.89, 0.91][:len(parts)])
+    assert len(segment.merge_broken([loop, stem], [0, 1], ref, read)) == want
+
+
 def test_a_dash_between_digits_is_no_digit(model, mnist_test):
     """A number written with a dash (a phone number, a date) reads as its digits."""
     Xt, yt = mnist_test
