@@ -288,10 +288,7 @@ def read_image(data: bytes, served: Served, max_pixels: int, inputs: bool) -> di
         # without the classifier choosing cuts: on clean drawings it split single digits
         # (a drawn 5 read as 62); the reader's CLI passes it for photos
         page = preprocess.page(pixels)
-    except UserError as e:
-        raise ClientError(422, str(e)) from None
-    proba = served.proba(page.X)
-    try:
+        proba = served.proba(page.X)
         read.lone_mark(page, proba, served.confident)  # a photo's one mark read as no digit
     except UserError as e:
         raise ClientError(422, str(e)) from None

@@ -182,6 +182,20 @@ def test_one_digit_of_each_class_reads_back(client, right, mnist_test):
         assert seen.shape == (28, 28) and seen.max() == 255 and seen[0].max() == 0
 
 
+def test_a_photos_one_mark_read_as_no_digit_is_a_422_but_a_drawing_is_read(right, mnist_test):
+    """The reader's rule (read.lone_mark): a photo's only mark that the model reads as no
+    digit in particular is "no digits found"; the same digit drawn on the pad is read."""
+    Xt, _ = mnist_test
+    vague = serve.Served("vague", "net", lambda X: np.full((len(X), 10), 0.1, np.float32), None, None)
+    pad = drawn(Xt[right[7][0]])
+    assert serve.read_image(encode(pad), vague, 10**7, False)["unsure"] == [0]
+    grain = np.random.default_rng(0).normal(0, 6, pad.shape)
+    photo = np.clip(pad * 0.85 + 20 + grain, 0, 255).astype(np.uint8)  # paper with a grain
+    with pytest.raises(serve.ClientError) as e:
+        serve.read_image(encode(photo), vague, 10**7, False)
+    assert e.value.status == 422 and e.value.detail.startswith("no digits found")
+
+
 def test_a_gif_is_read_from_its_first_frame(client, right, mnist_test):
     Xt, _ = mnist_test
     first = Image.fromarray(drawn(Xt[right[3][0]]))

@@ -61,7 +61,7 @@ RULE_V = 1.6         # ...vertical ones longer than this (a 1 is at most about 1
 RULE_BOX = 1.25      # ...or than this beside horizontal ones (a box's sides)
 GRAIN = 0.15         # a page whose strongest digit-sized marks are fainter than this (of the
                      # paper's tone) has no ink a pen left: a shadow's grain (chosen on the dev pages)
-OFF_PAPER = 0.5       # a mark with this share of its pixels off the sheet (on the desk, a phone)
+OFF_PAPER = 0.5      # a mark with this share of its pixels off the sheet (on the desk, a phone)
 FAINT = 0.4          # ink this much fainter than the digits' (a shadow's edge) is no digit
 RULE_SLOPES = np.tan(np.radians([-4, -2, 0, 2, 4]))   # a rule in perspective is not level
 MERGE_OVERLAP = 0.5  # boxes overlapping by this fraction of the narrower one...
@@ -643,12 +643,13 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
             if i == 0:
                 best[(0, j)], back[(0, j)] = own((0, j)), None
                 continue
+            part = own((i, j))
             full = _height(masks[(i, j)]) >= FULL * H
             for k in range(i):
                 if (k, i) not in best:
                     continue
                 clean = full and crossed[i - 1] <= CLEAN_WAIST and _height(masks[(k, i)]) >= FULL * H
-                score = best[(k, i)] + own((i, j)) - (CLEAN_COST if clean else CUT_COST)
+                score = best[(k, i)] + part - (CLEAN_COST if clean else CUT_COST)
                 if score > best.get((i, j), -np.inf):
                     best[(i, j)], back[(i, j)] = score, (k, i)
     ends = [s for s in best if s[1] == n - 1]
