@@ -759,16 +759,6 @@ def test_the_desk_beside_a_sheet_in_perspective_is_no_digit():
         preprocess.page(img)
 
 
-def test_a_mark_lying_off_the_sheet_is_no_digit(mnist_test):
-    """Something on the desk beside the sheet (a dev page's pen-like stroke above it, digit
-    sized, once read as a line "1") is not writing: most of it lies off the paper."""
-    from recipes.handwriting import synth
-    img, label, _ = synth.make_page(2, 221, synth.Digits(*mnist_test))  # the photo dev pages' 221st
-    page = preprocess.page(img)
-    assert label == "277-29376985" and [len(line) for line in page.lines] == [3, 8]
-    assert any(why.startswith("off the paper") for _, why in page.rejected)
-
-
 def test_two_digits_touching_side_by_side_are_two(model, mnist_test):
     """A group about 1.4 x as wide as tall is two digits even when the classifier would read
     the pair as one confidently: the width prior makes it choose a cut."""

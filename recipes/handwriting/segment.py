@@ -61,7 +61,6 @@ RULE_V = 1.6         # ...vertical ones longer than this (a 1 is at most about 1
 RULE_BOX = 1.25      # ...or than this beside horizontal ones (a box's sides)
 GRAIN = 0.15         # a page whose strongest digit-sized marks are fainter than this (of the
                      # paper's tone) has no ink a pen left: a shadow's grain (chosen on the dev pages)
-OFF_PAPER = 0.5      # a mark with this share of its pixels off the sheet (on the desk, a phone)
 FAINT = 0.4          # ink this much fainter than the digits' (a shadow's edge) is no digit
 RULE_SLOPES = np.tan(np.radians([-4, -2, 0, 2, 4]))   # a rule in perspective is not level
 MERGE_OVERLAP = 0.5  # boxes overlapping by this fraction of the narrower one...
@@ -774,11 +773,6 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     for k in np.flatnonzero(containers(boxes, areas)):
         if reasons[k] is None:
             reasons[k] = "a frame round other marks (a box)"
-    if frame is not None and n:  # digits are written on the sheet, not on what lies beside it
-        off = label_mean(frame, lab, n)
-        for k in np.flatnonzero(off >= OFF_PAPER):
-            if reasons[k] is None:
-                reasons[k] = f"off the paper ({off[k]:.0%} of it on the desk or a phone)"
     if strength is not None and n:
         tone = label_mean(strength, lab, n)
         ok = np.array([r is None for r in reasons]) & (areas >= MIN_AREA)
