@@ -81,7 +81,7 @@ class Served:
     proba: Callable[[np.ndarray], np.ndarray]  # uint8 [N, 784] -> float32 [N, 10]
     accuracy: float | None
     n_params: int | None
-    confident: float = 0.9  # below it a digit is unsure (`read.confident_for` the model)
+    confident: float = read.CONFIDENT  # below it a digit is unsure (`read.confident_for` the model)
 
 
 def fast_proba(model) -> Callable[[np.ndarray], np.ndarray]:
