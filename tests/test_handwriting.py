@@ -304,21 +304,25 @@ def test_read_and_evaluate(project, mnist_test, tmp_path, monkeypatch, capsys):
     (folder / "5_broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (folder / "README.md").write_text("not labelled: skipped\n")
     Image.fromarray(seven()).save(folder / "7_drawn.png")
+    desk = np.full((300, 400), 225, np.uint8)
+    desk[:, 300:] = 40
+    Image.fromarray(desk).save(folder / "3_desk.png")  # no digits: the gallery shows the page
 
     proc = run_module("recipes.predict", folder / "7_drawn.png", "--model", "t",
                       "--debug", tmp_path / "debug.png", "--evaluate", folder,
                       "--out", tmp_path / "hw.json", cwd=project)
     assert proc.returncode == 1, proc.stderr  # one image was unreadable: said, after the report
-    assert "1 of 5 images" in proc.stderr.splitlines()[-1]
+    assert "2 of 6 images" in proc.stderr.splitlines()[-1]
     assert proc.stdout.startswith(f"{folder / '7_drawn.png'}: ")
     assert (tmp_path / "debug.png").stat().st_size > 1000
     report = json.loads((tmp_path / "hw.json").read_text())
-    assert report["images"] == 5 and 0 <= report["exact_rate"] <= 1
+    assert report["images"] == 6 and 0 <= report["exact_rate"] <= 1
     by_file = {e["file"]: e for e in report["results"]}
     assert "README.md" not in by_file
     assert by_file["5_broken.jpg"]["read"] is None
     errors = [l for l in proc.stderr.splitlines() if l.startswith("error")]
-    assert len(errors) == 2 and "5_broken.jpg" in errors[0] and "unreadable" in errors[1]
+    assert len(errors) == 3 and "3_desk.png: no digits found" in errors[0]
+    assert "5_broken.jpg" in errors[1] and "unreadable" in errors[2]
     for e in report["results"]:
         assert {"file", "label", "read", "probabilities"} <= set(e)
         if e["read"] is not None:
@@ -658,7 +662,9 @@ def test_no_digits_exits_non_zero_for_one_image(project, tmp_path, monkeypatch, 
     img = np.full((300, 400), 225, np.uint8)
     img[:, 300:] = 40
     Image.fromarray(img).save(tmp_path / "desk.png")
-    assert "desk.png: no digits found" in cli_error(capsys, tmp_path / "desk.png", "--model", "t")
+    assert "desk.png: no digits found" in cli_error(capsys, tmp_path / "desk.png", "--model", "t",
+                                                    "--debug", tmp_path / "why.png")
+    assert Image.open(tmp_path / "why.png").size[0] > 800  # the steps, and what was rejected
 
 
 def test_each_digit_carries_its_probability_and_unsure_ones_are_marked(model, mnist_test):

@@ -382,7 +382,8 @@ def threshold(ink: np.ndarray) -> tuple[np.ndarray, float]:
     The mask is the ink above the low cut that touches ink above the full one.
     """
     split = otsu(np.maximum(ink, 0))  # paper brighter than its estimate is paper, not ink
-    sd = noise(ink[ink < split])  # the paper's grain, the ink left out
+    paper = ink[ink < split]
+    sd = noise(paper) if paper.size else 0.0  # the paper's grain, the ink left out (flat: none)
     cut = max(split, NOISE_SIGMAS * sd, MIN_INK)
     strong = ink > cut
     if not strong.any() or ink.max() < max(MIN_INK * 1.5, 2 * NOISE_SIGMAS * sd):

@@ -77,6 +77,16 @@ class Page:
         return self.inputs.reshape(len(self.inputs), SIDE * SIDE)
 
 
+class NoDigits(UserError):
+    """"no digits found": a page holding no digit, with its steps (`page`, and `proba` when
+    the classifier read a mark) so that `--debug` can show why."""
+
+    def __init__(self, message: str, page: Page | None = None, proba: np.ndarray | None = None):
+        super().__init__(message)
+        self.page = page
+        self.proba = np.zeros((0, 10), np.float32) if proba is None else proba
+
+
 def _input(padded: np.ndarray, part: np.ndarray, y0: int, x0: int,
            shear: float = 0.0) -> tuple[np.ndarray, tuple]:
     """One digit's MNIST input from its mask (top left at y0, x0) and the page's coverage,
@@ -144,7 +154,8 @@ def page(source, classify: Callable | None = None) -> Page:
     try:
         mask, low = threshold(ink)
     except UserError as e:  # nothing stands out: a page without digits, said as such
-        raise UserError(f"no digits found: {e}") from None
+        empty = Page(gray=gray, ink=ink, mask=np.zeros(gray.shape, bool), dark_ink=dark, threshold=0.0)
+        raise NoDigits(f"no digits found: {e}", empty) from None
     # the frame's edge: the photo's border and what lies off the paper (a desk, a phone)
     frame = off if dark else np.zeros(gray.shape, bool)  # off_paper(gray), found with the ink
     frame = filters.dilate(frame, 6) if frame.any() else frame
@@ -213,7 +224,7 @@ def _read(gray, ink, mask, low, dark, frame, classify, found=None) -> Page:
             out.boxes.append(box)
     if not inputs:
         why = f"; rejected: {found.rejected[0][1]}" if found.rejected else ""
-        raise UserError(f"no digits found: nothing on the image looks like a digit{why}")
+        raise NoDigits(f"no digits found: nothing on the image looks like a digit{why}", out)
     out.inputs = np.stack(inputs)
     return out
 

@@ -107,8 +107,9 @@ def lone_mark(page: preprocess.Page, proba: np.ndarray, confident: float) -> Non
     best = float(proba[0].max())
     floor = LONE * confident / CONFIDENT
     if best < floor:
-        raise UserError(f"no digits found: the one mark on the image reads as no digit "
-                        f"(at best a {int(proba[0].argmax())} at {best:.2f}, under {floor:.2f})")
+        raise preprocess.NoDigits(f"no digits found: the one mark on the image reads as no digit "
+                                  f"(at best a {int(proba[0].argmax())} at {best:.2f}, under "
+                                  f"{floor:.2f})", page, proba)
 
 
 def digit_probabilities(source, model=None) -> np.ndarray:
@@ -191,9 +192,10 @@ def _rejected(ax, page: preprocess.Page) -> None:
 
 
 def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = "",
-                 confident: float = CONFIDENT) -> None:
+                 confident: float = CONFIDENT, verdict: str | None = None) -> None:
     """Every step for one photo: the working copy, the ink, the mask with the lines (one
-    colour each) and the rejected components (dashed, lettered, why in the list), each input."""
+    colour each) and the rejected components (dashed, lettered, why in the list), each input.
+    `verdict`: the headline (default: what was read)."""
     plt = _pyplot()
     n = len(page.inputs)
     cols = max(4, n)
@@ -228,8 +230,8 @@ def debug_figure(page: preprocess.Page, proba: np.ndarray, path, title: str = ""
         ax.set_title(f"{proba[k].argmax()} ({p:.2f}{'?' if p < confident else ''})", fontsize=9,
                      color="black" if p >= confident else "red")
         ax.axis("off")
-    read = as_string(proba, page)
-    fig.suptitle(f"{title}: read {read}" if title else f"read {read}")
+    verdict = verdict or f"read {as_string(proba, page)}"
+    fig.suptitle(f"{title}: {verdict}" if title else verdict, wrap=True)
     _save(fig, path)
 
 
@@ -241,7 +243,7 @@ def gallery(misread: list[dict], path) -> None:
         fig.text(0.5, 0.5, "nothing misread", ha="center", va="center")
         _save(fig, path)
         return
-    cols = 1 + max(len(m["page"].inputs) if m["page"] is not None else 0 for m in misread)
+    cols = 1 + max([1] + [len(m["page"].inputs) for m in misread if m["page"] is not None])
     fig, axes = plt.subplots(len(misread), cols, figsize=(2 + 1.1 * cols, 1.6 * len(misread)),
                              squeeze=False)
     for row, m in zip(axes, misread):
@@ -256,6 +258,10 @@ def gallery(misread: list[dict], path) -> None:
             continue
         row[0].imshow(page.gray, cmap="gray")
         _boxes(row[0], page)
+        if "error" in m:  # read as holding no digit: what was rejected, and why
+            _rejected(row[0], page)
+            row[1].text(0, 0.5, m["error"], fontsize=6, wrap=True)
+            continue
         for k, img in enumerate(page.inputs):
             row[k + 1].imshow(img, cmap="gray", vmin=0, vmax=255)
             p = np.asarray(m["probabilities"][k])
@@ -324,6 +330,7 @@ def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
             entry["unsure"] = unsure(proba, confident)
         except UserError as e:
             msg = str(e)
+            page = getattr(e, "page", None)  # "no digits found": the gallery shows what was rejected
             if label == "none" and msg.startswith(NO_DIGITS):
                 entry["read"] = "none"
             else:
@@ -415,6 +422,10 @@ def main(argv=None) -> None:
             page, proba = read_page(image, model)
         except UserError as e:
             msg = str(e) if str(e).startswith(str(image)) else f"{image}: {e}"
+            if args.debug and k == 0 and getattr(e, "page", None) is not None:
+                # a page read as holding no digit: the steps say why (what was rejected)
+                debug_figure(e.page, e.proba, args.debug, title=Path(image).name,
+                             confident=confident_for(model), verdict=str(e))
             if len(args.images) == 1 and not args.evaluate:
                 raise UserError(msg) from None
             print(f"error: {msg}", file=sys.stderr)
