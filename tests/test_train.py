@@ -132,3 +132,11 @@ def test_a_resumed_run_counts_the_seconds_of_before(workdir):
          "best_test_acc": 0.91}, None)
     log({"epoch": 2, "epochs": 3, "val_acc": 0.9, "best": False, "best_epoch": 1, "seconds": 3.0}, None)
     assert log.replayed_seconds == 12.5 and log.best_test == 0.91
+
+
+def test_the_epoch_line_says_which_epoch_is_kept(workdir):
+    # with validation the best epoch is kept; a final fit (train_on_val) keeps the last
+    log = train.EpochLog("n", None, tables.read(paths.TEST))
+    row = {"epoch": 4, "epochs": 5, "best_epoch": 3, "best_test_acc": 0.99}
+    assert "test 99.00% at best epoch 3" in log.line({**row, "val_acc": 0.98})
+    assert "no validation, test 99.00% at last epoch 3" in log.line({**row, "val_acc": None})

@@ -92,7 +92,8 @@ class EpochLog:
 
     def line(self, row: dict) -> str:
         val = "no validation" if row["val_acc"] is None else f"val {row['val_acc']:.2%}"
-        test = "" if row["best_test_acc"] is None else f", test {row['best_test_acc']:.2%} at best epoch {row['best_epoch']}"
+        kept = "best" if row["val_acc"] is not None else "last"  # without validation the last is kept
+        test = "" if row["best_test_acc"] is None else f", test {row['best_test_acc']:.2%} at {kept} epoch {row['best_epoch']}"
         loss = f"loss {row['train_loss']:.4f}, " if "train_loss" in row else ""
         speed = f"; {row['seconds']:.1f} s, {row['images_per_s']:,.0f} images/s" if "seconds" in row else ""
         return f"{self.name}: epoch {row['epoch']}/{row['epochs']}: {loss}{val}{test}{speed}"
