@@ -58,6 +58,25 @@ def run_module(module: str, *args, cwd: Path, check: bool = False) -> subprocess
     return proc
 
 
+def run_in_process(module: str, *args, cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """`python -m module` as run_module runs it, in this process (a second less: no imports):
+    its `main` through `errors.run`, with `sys.argv` and the working directory set."""
+    import importlib
+
+    from recipes.errors import run
+    main = importlib.import_module(module).main
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", [module, *map(str, args)])
+    capsys.readouterr()
+    try:
+        run(main)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([module, *map(str, args)], code, out.out, out.err)
+
+
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     """A user's mistake: non-zero exit and one line on stderr naming what is wrong."""
     assert proc.returncode != 0, proc.stderr

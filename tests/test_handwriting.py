@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
-from conftest import assert_one_line_error, run_module
+from conftest import assert_one_line_error, run_in_process, run_module
 from recipes import models
 from recipes.handwriting import preprocess
 from recipes.handwriting import read as predict
@@ -291,7 +291,8 @@ def test_bad_inputs_are_one_line_each(project, tmp_path, monkeypatch, capsys):
 
 
 def test_read_and_evaluate(project, mnist_test, tmp_path, monkeypatch, capsys):
-    """The CLI as a user runs it: a folder with good and bad images, a debug drawing."""
+    """The CLI as a user runs it (in this process: test_cli_entry_point_reports_one_line runs
+    the installed command): a folder with good and bad images, a debug drawing."""
     monkeypatch.chdir(project)
     Xt, yt = mnist_test
     rng = np.random.default_rng(2)
@@ -308,9 +309,10 @@ def test_read_and_evaluate(project, mnist_test, tmp_path, monkeypatch, capsys):
     desk[:, 300:] = 40
     Image.fromarray(desk).save(folder / "3_desk.png")  # no digits: the gallery shows the page
 
-    proc = run_module("recipes.predict", folder / "7_drawn.png", "--model", "t",
-                      "--debug", tmp_path / "debug.png", "--evaluate", folder,
-                      "--out", tmp_path / "hw.json", cwd=project)
+    proc = run_in_process("recipes.handwriting.read", folder / "7_drawn.png", "--model", "t",
+                          "--debug", tmp_path / "debug.png", "--evaluate", folder,
+                          "--out", tmp_path / "hw.json", cwd=project, monkeypatch=monkeypatch,
+                          capsys=capsys)
     assert proc.returncode == 1, proc.stderr  # one image was unreadable: said, after the report
     assert "2 of 6 images" in proc.stderr.splitlines()[-1]
     assert proc.stdout.startswith(f"{folder / '7_drawn.png'}: ")

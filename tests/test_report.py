@@ -17,7 +17,7 @@ from PIL import Image
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import confusion_matrix
 
-from conftest import assert_one_line_error, no_tmp_files, run_module
+from conftest import assert_one_line_error, no_tmp_files, run_in_process, run_module
 from recipes import config, gallery, paths, tables
 from recipes.errors import UserError
 from recipes.predictions import frame as predictions_frame
@@ -225,10 +225,11 @@ def test_compare_skips_pairs_outside_train_models(capsys):
     assert "report.compare [weak, nope] skipped: nope not in train.models" in capsys.readouterr().err
 
 
-def test_main_reports_bad_input_in_one_line(project):
+def test_main_reports_bad_input_in_one_line(project, monkeypatch, capsys):
     (project / "params.yaml").write_text(yaml.safe_dump(params_for(["weak", "strong"])))
     assert_one_line_error(run_module("recipes.stages.report", "bogus", "x", cwd=project), "usage:")
-    assert_one_line_error(run_module("recipes.stages.report", "ghost", cwd=project), "ghost.parquet")
+    assert_one_line_error(run_in_process("recipes.stages.report", "ghost", cwd=project,
+                                         monkeypatch=monkeypatch, capsys=capsys), "ghost.parquet")
     (project / "params.yaml").write_text(yaml.safe_dump({**params_for(["weak"]), "report": {"tilez": 3}}))
     assert_one_line_error(run_module("recipes.stages.leaderboard", cwd=project),
                           "report.tilez: unknown key (did you mean tiles?)")
