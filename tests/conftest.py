@@ -72,7 +72,7 @@ def run_in_process(module: str, *args, cwd: Path, monkeypatch, capsys) -> subpro
         run(main)
         code = 0
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
+        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1  # as Python exits
     out = capsys.readouterr()
     return subprocess.CompletedProcess([module, *map(str, args)], code, out.out, out.err)
 

@@ -78,7 +78,7 @@ class Page:
 
 
 class NoDigits(UserError):
-    """"no digits found": a page holding no digit, with its steps (`page`, and `proba` when
+    """A page holding no digit ("no digits found"), with its steps (`page`, and `proba` when
     the classifier read a mark) so that `--debug` can show why."""
 
     def __init__(self, message: str, page: Page | None = None, proba: np.ndarray | None = None):
