@@ -120,7 +120,6 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
     if n == 0:
         z = np.zeros(0)
         return np.zeros((0, 4), int), z, z, z.astype(bool)
-    idx = np.arange(1, n + 1)
     ink = lab > 0
     areas = np.bincount(lab[ink], minlength=n + 1)[1:]
     perim = np.bincount(lab[ink & ~filters.erode(ink)], minlength=n + 1)[1:]  # boundary pixels
@@ -133,7 +132,6 @@ def features(lab: np.ndarray, n: int, frame: np.ndarray | None = None):
         border = np.zeros(n + 1, bool)
         border[np.unique(lab[frame])] = True
         border = border[1:]
-    del idx
     return boxes, areas.astype(float), 2.0 * areas / np.maximum(perim, 1), border
 
 
