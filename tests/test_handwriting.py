@@ -225,7 +225,7 @@ def on_paper(digits28: list[np.ndarray], rng, scale=4, page=(260, 340), gap=12) 
 
 def test_mnist_digits_on_shaded_paper_are_read(model, mnist_test):
     Xt, yt = mnist_test
-    n = 200
+    n = 120
     rng = np.random.default_rng(0)
     raw = (model.predict(Xt[:n]) == yt[:n]).mean()
     found = [preprocess.digits(on_paper([Xt[i].reshape(28, 28)], rng)) for i in range(n)]

@@ -231,6 +231,7 @@ def test_main_reports_bad_input_in_one_line(project, monkeypatch, capsys):
     assert_one_line_error(run_in_process("recipes.stages.report", "ghost", cwd=project,
                                          monkeypatch=monkeypatch, capsys=capsys), "ghost.parquet")
     (project / "params.yaml").write_text(yaml.safe_dump({**params_for(["weak"]), "report": {"tilez": 3}}))
-    assert_one_line_error(run_module("recipes.stages.leaderboard", cwd=project),
+    assert_one_line_error(run_in_process("recipes.stages.leaderboard", cwd=project,
+                                         monkeypatch=monkeypatch, capsys=capsys),
                           "report.tilez: unknown key (did you mean tiles?)")
     assert no_tmp_files(project)
