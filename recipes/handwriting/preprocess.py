@@ -81,7 +81,7 @@ class NoDigits(UserError):
     """A page holding no digit ("no digits found"), with its steps (`page`, and `proba` when
     the classifier read a mark) so that `--debug` can show why."""
 
-    def __init__(self, message: str, page: Page | None = None, proba: np.ndarray | None = None):
+    def __init__(self, message: str, page: Page, proba: np.ndarray | None = None):
         super().__init__(message)
         self.page = page
         self.proba = np.zeros((0, 10), np.float32) if proba is None else proba

@@ -58,7 +58,6 @@ LABELLED = re.compile(r"^(\d+(?:-\d+)*|none)_")
 CONFIDENT = 0.9   # a digit read with less is reported unsure (chosen on the dev pages, see docs)
 LONE = 0.5        # a photo's only mark read below this share of the most the model can say is
 #                   no digit (a cup's handle, a sheet's corner); chosen on the dev pages, see docs
-NO_DIGITS = ("no digits found", "no ink")  # what preprocess says of a page without digits
 
 
 def default_model() -> str:
@@ -330,8 +329,9 @@ def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
             entry["unsure"] = unsure(proba, confident)
         except UserError as e:
             msg = str(e)
-            page = getattr(e, "page", None)  # "no digits found": the gallery shows what was rejected
-            if label == "none" and msg.startswith(NO_DIGITS):
+            nothing = isinstance(e, preprocess.NoDigits)
+            page = e.page if nothing else None  # the gallery shows what was rejected
+            if label == "none" and nothing:
                 entry["read"] = "none"
             else:
                 entry["error"] = msg if msg.startswith(path.name) else f"{path.name}: {msg}"
@@ -422,7 +422,7 @@ def main(argv=None) -> None:
             page, proba = read_page(image, model)
         except UserError as e:
             msg = str(e) if str(e).startswith(str(image)) else f"{image}: {e}"
-            if args.debug and k == 0 and getattr(e, "page", None) is not None:
+            if args.debug and k == 0 and isinstance(e, preprocess.NoDigits):
                 # a page read as holding no digit: the steps say why (what was rejected)
                 debug_figure(e.page, e.proba, args.debug, title=Path(image).name,
                              confident=confident_for(model), verdict=str(e))
