@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -82,15 +83,14 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         return None
 
     def save_state(self, path: Path) -> dict:
-        import skops.io
-        skops.io.dump(self.estimator_, path / SKOPS)
+        skops_io().dump(self.estimator_, path / SKOPS)
         return {"fit_info": self.fit_info_}
 
     def load_state(self, path: Path, learned: dict) -> None:
-        import skops.io
+        skops = skops_io()
         file = path / SKOPS
         try:
-            untrusted = set(skops.io.get_untrusted_types(file=file))
+            untrusted = set(skops.get_untrusted_types(file=file))
         except (zipfile.BadZipFile, OSError, ValueError, KeyError, json.JSONDecodeError) as e:
             raise UserError(f"{file}: not a readable skops file ({type(e).__name__}); "
                             "re-run `dvc repro`") from None
@@ -99,7 +99,7 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
             raise UserError(f"{file}: holds types this project never writes "
                             f"({', '.join(unexpected[:3])}): refusing to load it")
         try:
-            self.estimator_ = skops.io.load(file, trusted=sorted(untrusted))
+            self.estimator_ = skops.load(file, trusted=sorted(untrusted))
         except Exception as e:  # a damaged file: skops raises several kinds
             raise UserError(f"{file}: cannot be read ({type(e).__name__}); re-run `dvc repro`") from None
         self.classes_ = np.arange(N_CLASSES)
@@ -108,6 +108,31 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
 
 
 SKOPS = "estimator.skops"
+
+
+def skops_io():
+    """skops.io, imported without the default trust it builds from scikit-learn's list of
+    every estimator: `all_estimators()` imports all of scikit-learn, about 2 s of each process
+    that saves or reads a logistic regression or a forest (a stage, the reader, the server).
+    Its default trust is then the estimator classes this project writes, narrower than
+    skops's own; every other type a file holds is checked against TRUSTED as before. Where
+    skops.io was imported already (by a caller of its own), that import is used as it is."""
+    if "skops.io" not in sys.modules:
+        import sklearn.utils
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.tree import DecisionTreeClassifier
+        ours = [(c.__name__, c) for c in (LogisticRegression, RandomForestClassifier,
+                                          DecisionTreeClassifier)]
+        every = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = lambda *args, **kwargs: ours
+        try:
+            import skops.io
+        finally:
+            sklearn.utils.all_estimators = every
+    return sys.modules["skops.io"]
+
+
 # what skops does not trust by default but our two estimators hold: numpy's scalar types
 TRUSTED = {"numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray",
            "sklearn.tree._tree.Tree", "builtins.int", "builtins.float"}
