@@ -124,6 +124,7 @@ def test_load_missing(tmp_path):
         models.load(tmp_path)
 
 
+@pytest.mark.slow  # a fresh interpreter: 3-4 s
 def test_a_forest_is_read_without_importing_all_of_scikit_learn(slice2000, tmp_path):
     """skops builds its default trust by importing every scikit-learn estimator (about 2 s
     of each stage that saves or reads a forest or a logistic regression): the project's
