@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -117,20 +118,24 @@ def skops_io():
     Its default trust is then the estimator classes this project writes, narrower than
     skops's own; every other type a file holds is checked against TRUSTED as before. Where
     skops.io was imported already (by a caller of its own), that import is used as it is."""
-    if "skops.io" not in sys.modules:
-        import sklearn.utils
-        from sklearn.ensemble import RandomForestClassifier
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.tree import DecisionTreeClassifier
-        ours = [(c.__name__, c) for c in (LogisticRegression, RandomForestClassifier,
-                                          DecisionTreeClassifier)]
-        every = sklearn.utils.all_estimators
-        sklearn.utils.all_estimators = lambda *args, **kwargs: ours
-        try:
-            import skops.io
-        finally:
-            sklearn.utils.all_estimators = every
+    with _SKOPS_IMPORT:  # two threads' first loads: one import, scikit-learn left as it was
+        if "skops.io" not in sys.modules:
+            import sklearn.utils
+            from sklearn.ensemble import RandomForestClassifier
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.tree import DecisionTreeClassifier
+            ours = [(c.__name__, c) for c in (LogisticRegression, RandomForestClassifier,
+                                              DecisionTreeClassifier)]
+            every = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = lambda *args, **kwargs: ours
+            try:
+                import skops.io
+            finally:
+                sklearn.utils.all_estimators = every
     return sys.modules["skops.io"]
+
+
+_SKOPS_IMPORT = threading.Lock()
 
 
 # what skops does not trust by default but our two estimators hold: numpy's scalar types
