@@ -2,7 +2,7 @@
 PyTorch's own examples/mnist recipe needs to reach 99.0% on the same machine.
 
     python benchmarks/speedrun.py [--name speedrun] [--entry FILE.yaml] [--seeds 0,1,2,3,4]
-                                  [--data all|split] [--threads N] [--no-baseline]
+                                  [--data all|split] [--photos TABLE] [--threads N] [--no-baseline]
                                   [--baseline-epochs 14] [--mnist DIR]
 
 The entry is `models.<name>` of params.yaml, or the YAML file `--entry` names (a mapping
@@ -10,7 +10,8 @@ The entry is `models.<name>` of params.yaml, or the YAML file `--entry` names (a
 Each seed's seconds are those of `models.create(name, entry).fit(X, y)`: from the uint8
 arrays in memory to the trained model, evaluation excluded. `--data all` (the default)
 trains on all 60,000 training images, as the entries' `train_on_val: true` final fit does;
-`--data split` on the pipeline's 50,000-image split only. The settings were chosen on the
+`--data split` on the pipeline's 50,000-image split only, and `--photos TABLE` with it adds the
+photo digits of the photos stage's table, as an entry's `data: photos` does. The settings were chosen on the
 validation split (`--data split --eval val` prints those figures), never on the test set.
 
 The baseline is examples/mnist as a user would run it: its Net (conv32 3x3, conv64 3x3,
@@ -35,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recipes import idx, models  # noqa: E402
+from recipes import idx, models, tables  # noqa: E402
 from recipes.errors import UserError, run  # noqa: E402
 from recipes.nets.precision import cpu_bf16  # noqa: E402
 from recipes.stages.split import split_indices  # noqa: E402
@@ -78,6 +79,17 @@ def load_mnist(mnist: Path):
     X, y = idx.read_pair(mnist / "train-images-idx3-ubyte.gz", mnist / "train-labels-idx1-ubyte.gz")
     Xt, yt = idx.read_pair(mnist / "t10k-images-idx3-ubyte.gz", mnist / "t10k-labels-idx1-ubyte.gz")
     return X.reshape(len(X), -1), y, Xt.reshape(len(Xt), -1), yt
+
+
+def with_photos(path: Path, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The split followed by the photo digits of the photos stage's table, which must begin
+    with this very split (a table of another split or seed would leak validation digits)."""
+    Xp, yp = tables.read(path)
+    n = len(y)
+    if len(yp) < n or not (np.array_equal(Xp[:n], X) and np.array_equal(yp[:n], y)):
+        raise UserError(f"{path}: does not begin with the pipeline's 50,000-image split "
+                        f"(split.seed 42, val_size 10000): not the photos stage's table of this split")
+    return Xp, yp
 
 
 def run_speedrun(name, entry, seeds, X, y, Xe, ye, what) -> list[tuple[int, float, float]]:
@@ -174,6 +186,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--data", choices=["all", "split"], default="all",
                     help="train on all 60,000 (default) or the pipeline's 50,000 split")
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="with --data split: also train on the photo digits of this table (the "
+                         "photos stage's data/tables/train_photos.parquet), as `data: photos` does")
     ap.add_argument("--eval", choices=["test", "val"], default="test",
                     help="val: the validation split (with --data split), what settings are chosen on")
     ap.add_argument("--threads", type=int, default=None, help="override the entry's threads")
@@ -185,6 +200,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.eval == "val" and args.data != "split":
         ap.error("--eval val needs --data split (the validation images are in the 60,000)")
+    if args.photos is not None and args.data != "split":
+        ap.error("--photos needs --data split (the photos table holds the split, not the 60,000)")
 
     print(machine())
     # torch.optim imports torch._dynamo (and sympy) on the first optimizer a process makes,
@@ -200,6 +217,8 @@ def main() -> None:
         tr, va = split_indices(y, 10000, 42)
         Xe, ye = (X[va], y[va]) if args.eval == "val" else (Xt, yt)
         X, y = X[tr], y[tr]
+        if args.photos is not None:
+            X, y = with_photos(args.photos, X, y)
     else:
         Xe, ye = Xt, yt
     seeds = [int(s) for s in args.seeds.split(",")]
