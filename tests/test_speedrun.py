@@ -61,8 +61,8 @@ def test_a_batchnorm_applies_its_nonlinearity_after_normalising():
     assert "ReLU" not in [type(m).__name__ for m in plain]
 
 
-def test_photos_table_is_appended_only_to_its_own_split(tmp_path, mnist_train):
-    """`--photos`: the photos stage's table (the split, then its photo digits) adds its photo
+def test_photo_digits_are_taken_only_from_a_table_of_the_split(tmp_path, mnist_train):
+    """`--photos`: the photos stage's table (the split, then its photo digits) gives its photo
     digits; a table that does not begin with the split given is refused, one line, since its
     rows could hold validation digits."""
     from recipes import tables
@@ -71,7 +71,7 @@ def test_photos_table_is_appended_only_to_its_own_split(tmp_path, mnist_train):
     split, extra = (X[:300], y[:300]), (X[300:340], y[300:340])
     path = tmp_path / "train_photos.parquet"
     tables.write(path, np.concatenate([split[0], extra[0]]), np.concatenate([split[1], extra[1]]))
-    Xp, yp = speedrun.with_photos(path, *split)
-    assert len(yp) == 340 and np.array_equal(Xp[300:], extra[0]) and np.array_equal(yp[300:], extra[1])
+    Xp, yp = speedrun.photo_digits(path, *split)
+    assert np.array_equal(Xp, extra[0]) and np.array_equal(yp, extra[1])
     with pytest.raises(UserError, match="does not begin with the pipeline's"):
-        speedrun.with_photos(path, X[1:301], y[1:301])
+        speedrun.photo_digits(path, X[1:301], y[1:301])
