@@ -311,6 +311,16 @@ class Train(Strict):
     models: Annotated[list[str], Field(min_length=1)]   # fitted: entries, or <entry>+<seed>
     committees: list[str] = []   # kind: committee entries, assembled from trained models
     seeds_of: list[str] = []     # entries whose seeds' spread seeds@<entry> reports
+    verifiers: list[str] = []    # entries of `verifiers` that verifier@<name> trains
+
+
+class Verifier(NetParams):
+    """The photo reader's part verifier (recipes.handwriting.verify): a net whose three
+    outputs say whether a part of a group of ink is a piece, one whole digit or several."""
+    layers: Annotated[list[Layer], Field(min_length=1)]   # ending in a 3-unit softmax
+    groups: Annotated[int, Field(ge=1, le=1_000_000)] = 12000  # synthetic groups of 1-3 digits
+    held_out: Annotated[int, Field(ge=1, le=1_000_000)] = 2000  # more, never trained on: its figures
+    seed: NonNegInt = 42       # the groups' and the net's
 
 
 class Report(Strict):
@@ -337,6 +347,7 @@ class Params(Strict):
     report: Report = Report()
     export: Export = Export()
     models: dict[str, Entry]
+    verifiers: dict[str, Verifier] = {}
 
 
 def load(path: str | os.PathLike = "params.yaml") -> Params:
@@ -364,6 +375,10 @@ def load(path: str | os.PathLike = "params.yaml") -> Params:
         _check_committee(params, name, f"{path}: train.committees")
     for name in params.train.seeds_of:
         _check_seeds_of(params, name, f"{path}: train.seeds_of")
+    for name in params.train.verifiers:
+        if name not in params.verifiers:
+            raise UserError(f"{path}: train.verifiers: no entry `{name}` under verifiers"
+                            f"{_suggest(name, params.verifiers)}")
     return params
 
 

@@ -12,6 +12,10 @@ marked `?`. A page with no digit-like ink says "no digits found" (exit 1 for one
 `--debug OUT.png` draws the steps for the first image: the mask, the lines and boxes, the
 rejected components and why, each input and its reading.
 
+Where the part verifier is trained (`models/part_verifier/`, `dvc exp run -S
+'train.verifiers=[part_verifier]'`; recipes.handwriting.verify), the cuts between touching
+digits also ask it whether each part is one whole digit; `--verifier none` reads without it.
+
 `--evaluate FOLDER` reads every image whose name starts with its label (`<label>_...`,
 leading zeros count; lines joined by `-`, as in `12-345_...`; `none_...` for a page with
 no digit) and writes JSON (default reports/handwriting.json): the exact-number and
@@ -52,6 +56,7 @@ from recipes.errors import UserError, run
 # network3_2conv, what a default `dvc repro` trains; photo_cnn reads the dev pages better
 # than network3_2conv but 36/38 of the shared single photos.
 DEFAULT_MODELS = ("photo_reader", "vgg_bn+1", "network3_2conv", "photo_cnn")
+DEFAULT_VERIFIER = "part_verifier"   # used when trained (models/part_verifier/)
 MODELS_DIR = Path("models")
 DEFAULT_OUT = Path("reports/handwriting.json")
 LABELLED = re.compile(r"^(\d+(?:-\d+)*|none)_")
@@ -80,15 +85,40 @@ def load_model(model=None):
     return models.load(path)
 
 
+def load_verifier(verifier=None):
+    """The part verifier to cut with, or None for none: as given, `models/part_verifier/` when
+    None and that is trained, none for "none", else `models/<name>/` or a folder."""
+    if verifier is not None and not isinstance(verifier, (str, Path)):
+        return verifier
+    if verifier is None or str(verifier) == "none":
+        path = MODELS_DIR / DEFAULT_VERIFIER
+        if verifier is not None or not (path / "verifier.json").exists():
+            return None
+    else:
+        path = Path(verifier) if (Path(verifier) / "verifier.json").exists() else MODELS_DIR / str(verifier)
+    from recipes.handwriting import verify
+    return verify.load(path)
+
+
+def whole_digit(verifier):
+    """For preprocess.page: what a part's reading gains for being one whole digit."""
+    if verifier is None:
+        return None
+    from recipes.handwriting import verify
+    return lambda X: verify.WEIGHT * verify.whole_logp(verifier, X)
+
+
 def probabilities(page: preprocess.Page, model) -> np.ndarray:
     return np.asarray(model.predict_proba(page.X), np.float32)
 
 
-def read_page(source, model=None) -> tuple[preprocess.Page, np.ndarray]:
-    """(page, float32 [n_digits, 10]): the classifier also chooses where touching digits part.
-    UserError "no digits found" when the page holds none (see `lone_mark`)."""
+def read_page(source, model=None, verifier=None) -> tuple[preprocess.Page, np.ndarray]:
+    """(page, float32 [n_digits, 10]): the classifier also chooses where touching digits part,
+    with the part verifier when there is one (`load_verifier`). UserError "no digits found"
+    when the page holds none (see `lone_mark`)."""
     model = load_model(model)
-    page = preprocess.page(source, classify=model.predict_proba)
+    page = preprocess.page(source, classify=model.predict_proba,
+                           verify=whole_digit(load_verifier(verifier)))
     proba = probabilities(page, model)
     lone_mark(page, proba, confident_for(model))
     return page, proba
@@ -111,20 +141,20 @@ def lone_mark(page: preprocess.Page, proba: np.ndarray, confident: float) -> Non
                                   f"{floor:.2f})", page, proba)
 
 
-def digit_probabilities(source, model=None) -> np.ndarray:
+def digit_probabilities(source, model=None, verifier=None) -> np.ndarray:
     """float32 [n_digits, 10]: each digit's probabilities, in reading order."""
-    return read_page(source, model)[1]
+    return read_page(source, model, verifier)[1]
 
 
-def read_lines(source, model=None) -> list[str]:
+def read_lines(source, model=None, verifier=None) -> list[str]:
     """One string per line of digits, top to bottom: leading zeros count."""
-    page, proba = read_page(source, model)
+    page, proba = read_page(source, model, verifier)
     return lines_of(page, proba)
 
 
-def read_digits(source, model=None) -> str:
+def read_digits(source, model=None, verifier=None) -> str:
     """The number(s) written on a photo (path or array): lines separated by a space."""
-    return " ".join(read_lines(source, model))
+    return " ".join(read_lines(source, model, verifier))
 
 
 def lines_of(page: preprocess.Page, proba: np.ndarray) -> list[str]:
@@ -309,12 +339,13 @@ def _tags(folder: Path) -> dict:
 
 
 def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
-             confident: float | None = None) -> dict:
+             confident: float | None = None, verifier=None) -> dict:
     """Read every labelled image of `folder`; write the JSON report and misread gallery.
     `confident`: below it a digit is unsure (default: `confident_for` the model)."""
     folder = Path(folder)
     images = labelled_images(folder)
     loaded = load_model(model)
+    checker = load_verifier(verifier)
     if confident is None:
         confident = confident_for(loaded)
     tags = _tags(folder)
@@ -323,7 +354,7 @@ def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
         entry = {"file": path.name, "label": label, "read": None, "probabilities": []}
         page = None
         try:
-            page, proba = read_page(path, loaded)
+            page, proba = read_page(path, loaded, checker if checker is not None else "none")
             entry["read"] = as_string(proba, page)
             entry["probabilities"] = np.round(proba.astype(np.float64), 4).tolist()
             entry["unsure"] = unsure(proba, confident)
@@ -347,6 +378,7 @@ def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
     out = Path(out)
     name = str(model) if isinstance(model, (str, Path)) else getattr(model, "name", type(model).__name__)
     report = {"folder": str(folder), "model": name,
+              "verifier": None if checker is None else getattr(checker, "name_", "part verifier"),
               "confident": confident, **report, "gallery": str(gallery_path(out)),
               "results": entries}
     write_text(out, json.dumps(report, indent=2) + "\n")
@@ -397,6 +429,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--model", default=None,
                     help="a model trained into models/NAME/, or a model folder (default: the first "
                          f"trained of {', '.join(DEFAULT_MODELS)})")
+    ap.add_argument("--verifier", default=None, metavar="NAME|none",
+                    help="the part verifier the cuts between touching digits ask (default: "
+                         f"models/{DEFAULT_VERIFIER}/ when trained; none: without one)")
     ap.add_argument("--debug", metavar="OUT.png", help="draw the steps for the first image")
     ap.add_argument("--evaluate", metavar="FOLDER",
                     help="read every <label>_... image of FOLDER and report how many are right")
@@ -416,10 +451,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     model = load_model(args.model)
+    checker = load_verifier(args.verifier)
+    use = checker if checker is not None else "none"
     failed = 0
     for k, image in enumerate(args.images):
         try:
-            page, proba = read_page(image, model)
+            page, proba = read_page(image, model, use)
         except UserError as e:
             msg = str(e) if str(e).startswith(str(image)) else f"{image}: {e}"
             if args.debug and k == 0 and isinstance(e, preprocess.NoDigits):
@@ -440,7 +477,7 @@ def main(argv=None) -> None:
             print(f"debug drawing: {args.debug}", file=sys.stderr)
     if args.evaluate:
         out = args.out or DEFAULT_OUT
-        report = evaluate(args.evaluate, model, out)
+        report = evaluate(args.evaluate, model, out, verifier=use)
         print(f"{args.evaluate}: {report['exact']}/{report['images']} read exactly "
               f"({report['exact_rate']:.1%}), digits {report['digit_rate']:.1%}, "
               f"{report['unsure_digits']} digits unsure (< {report['confident']:.3g}), wrong among sure "

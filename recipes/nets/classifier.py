@@ -35,6 +35,7 @@ from recipes.nets.rbm import rbm_pretrain
 
 class NetClassifier(ClassifierMixin, BaseEstimator):
     kind = "net"
+    n_outputs = L.N_CLASSES  # the classes 0..n-1 it tells apart: the digits (a subclass may differ)
 
     def __init__(self, layers=None, optimizer="sgd", lr=0.1, momentum=0.0, nesterov=False,
                  weight_decay=0.0, schedule="constant", step_size=10, gamma=0.1,
@@ -87,7 +88,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         device = training.pick_device(cfg.device)
         precision = resolve_precision(cfg.precision, device)
         torch.manual_seed(cfg.seed)
-        net = L.build(cfg.layers, type(self).__name__).to(device)
+        net = L.build(cfg.layers, type(self).__name__, self.n_outputs).to(device)
         if L.has_conv(net):
             net = net.to(memory_format=torch.channels_last)
         augment = None
@@ -104,7 +105,7 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
                              pretrain if cfg.pretrain else None, precision)
         net.load_state_dict(state["best_weights"])
         self.net_ = net.to("cpu").to(memory_format=torch.contiguous_format).eval()
-        self.classes_ = np.arange(L.N_CLASSES)
+        self.classes_ = np.arange(self.n_outputs)
         self.n_params_ = L.count_params(self.net_)
         self.history_ = state["history"]
         self.best_epoch_ = state["best_epoch"]
@@ -136,11 +137,11 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
                 "precision": self.precision_}
 
     def load_state(self, path: Path, learned: dict) -> None:
-        net = L.build(self._config().layers, type(self).__name__)
+        net = L.build(self._config().layers, type(self).__name__, self.n_outputs)
         state = torch.load(path / "net.pt", map_location="cpu", weights_only=True)
         net.load_state_dict(state)
         self.net_ = net.eval()
-        self.classes_ = np.arange(L.N_CLASSES)
+        self.classes_ = np.arange(self.n_outputs)
         self.n_params_ = L.count_params(net)
         self.history_ = learned.get("history", [])
         self.best_epoch_ = learned.get("best_epoch")

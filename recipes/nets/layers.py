@@ -63,8 +63,9 @@ def specs(layers, where: str = "NetClassifier") -> list:
         raise LayerError(str(e)) from None
 
 
-def _walk(layers, where: str):
-    """Yield (index, spec, input shape, output shape, pad): shapes (C, H, W) or (features,)."""
+def _walk(layers, where: str, classes: int = N_CLASSES):
+    """Yield (index, spec, input shape, output shape, pad): shapes (C, H, W) or (features,).
+    The last layer must be the softmax over `classes` outputs."""
     layers = specs(layers, where)
     if not layers:
         raise LayerError(f"{where}: layers: must be a non-empty list of layers")
@@ -103,15 +104,16 @@ def _walk(layers, where: str):
             flat_by = s.type
         shape = out
     last = layers[-1]
-    if last.type != "dense" or last.num_units != N_CLASSES or last.nonlinearity != "softmax":
+    if last.type != "dense" or last.num_units != classes or last.nonlinearity != "softmax":
         raise LayerError(f"{where}: layers[{len(layers) - 1}]: the output layer must be "
-                         f"{{type: dense, num_units: {N_CLASSES}, nonlinearity: softmax}}")
+                         f"{{type: dense, num_units: {classes}, nonlinearity: softmax}}")
 
 
-def build(layers, where: str = "NetClassifier") -> nn.Sequential:
-    """The torch module of a layer list; its output is the 10 logits."""
+def build(layers, where: str = "NetClassifier", classes: int = N_CLASSES) -> nn.Sequential:
+    """The torch module of a layer list; its output is the logits of `classes` (the 10
+    digits; the photo reader's part verifier has its own three)."""
     mods: list[nn.Module] = []
-    for i, s, shape, out, pad in list(_walk(layers, where)):
+    for i, s, shape, out, pad in list(_walk(layers, where, classes)):
         if s.type == "conv":
             mods.append(nn.Conv2d(shape[0], s.num_filters, s.filter_size, s.stride, pad))
         elif s.type == "pool":
