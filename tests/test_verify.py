@@ -9,7 +9,7 @@ import torch
 
 from recipes import config, errors, paths, tables
 from recipes.errors import UserError
-from recipes.handwriting import preprocess, read, synth, verify
+from recipes.handwriting import preprocess, read, segment, synth, verify
 from recipes.nets import layers as L
 from recipes.stages import verifier as stage
 
@@ -147,6 +147,26 @@ def test_the_reader_adds_the_verifiers_term_to_each_parts_reading():
     checked = preprocess._reader(np.pad(coverage, 1), lambda X: proba,
                                  lambda X: np.full(len(X), -0.7))([part], 5, 10)
     assert np.allclose(plain, np.log(0.82)) and np.allclose(checked, np.log(0.82) - 0.7)
+
+
+def test_a_group_read_as_no_one_digit_is_cut_through_more_ink():
+    """Two brackets joined by two bars: every cut between them crosses two strokes, more
+    than a cut may (segment.WAIST); read as one digit it is kept whole, but read as no one
+    digit (what only a verifier's term brings a reading to) it is cut through both bars."""
+    region = np.zeros((40, 40), bool)
+    region[2:38, 4:10] = region[2:38, 30:36] = True      # the two sides
+    region[8:14, 4:36] = region[26:32, 4:36] = True      # the two bars joining them
+    ref = 40.0
+    assert len(segment.cut_paths(region, ref)[0]) == 0
+    assert len(segment.cut_paths(region, ref, segment.DEEPER)[0]) >= 1
+
+    def read(whole):
+        return lambda parts: np.array([whole if segment._width(p) > 25 else -0.1 for p in parts])
+
+    assert len(segment.split_wide(region, ref, read(-0.5))) == 1
+    parts = segment.split_wide(region, ref, read(segment.MERGED_LOGP - 2))
+    assert len(parts) == 2 and all(segment._width(p) < 25 for p in parts)
+    assert (parts[0] | parts[1]).sum() >= 0.9 * region.sum()
 
 
 @pytest.mark.slow

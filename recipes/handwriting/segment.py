@@ -93,6 +93,9 @@ FULL = 0.75          # ...beside a part this tall (x the group's height) is a cl
 CLEAN_COST = 0.5     # ...and costs only this much
 UNSURE_LOGP = -0.2   # a part the classifier reads below exp(-0.2) = 0.82 (two digits merged,
 UNSURE_COST = 3.0    # half a digit) costs this much more: a whole digit is read surely
+MERGED_LOGP = -3.0   # a group kept whole whose reading is below this (only a part verifier
+DEEPER = 1.0         # takes it there: verify.py) is tried again with cuts through this many
+#                      strokes more (two digits overlapping under a heavy pen)
 BROKEN_GAP = 0.15    # neighbours this close (x typical height; dev pages: 0.10 to 0.25 alike)...
 BROKEN_THIN = 0.45   # ...one narrower than this or shorter than PIECE...
 MERGE_GAIN = 0.25    # ...are one broken digit when read together better by this log-probability
@@ -492,9 +495,9 @@ def _thinned(cand: np.ndarray, crossing: np.ndarray, margin: float) -> np.ndarra
     return np.asarray(kept, int)
 
 
-def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, float]:
+def waists(region: np.ndarray, ref: float, deeper: float = 0.0) -> tuple[np.ndarray, np.ndarray, float]:
     """The straight cuts where the ink is narrowest, along the group's slant, as paths (see
-    bent_cuts); the ink each crosses, in strokes; the slant."""
+    bent_cuts); the ink each crosses, in strokes (`deeper` more than WAIST allows); the slant."""
     ys, xs = np.nonzero(region)
     slant = _slant(region)
     u = xs - slant * (ys - ys.mean())
@@ -503,7 +506,7 @@ def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, floa
     profile = ndi.uniform_filter1d(np.bincount(col).astype(float), 3)
     width = max(stroke_width(region), 1.0)
     lo = ndi.minimum_filter1d(profile, max(3, int(0.15 * ref)) | 1)
-    limit = WAIST if region.shape[1] <= WIDE_ALONE * ref else WIDE_WAIST
+    limit = (WAIST if region.shape[1] <= WIDE_ALONE * ref else WIDE_WAIST) + deeper
     cand = np.flatnonzero((profile == lo) & (profile <= limit * width))
     margin = PART_MIN * ref
     cand = cand[(cand >= margin) & (cand <= len(profile) - margin)]
@@ -514,7 +517,8 @@ def waists(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray, floa
     return paths, profile[cand] / width, slant
 
 
-def bent_cuts(region: np.ndarray, ref: float, slant: float) -> tuple[np.ndarray, np.ndarray]:
+def bent_cuts(region: np.ndarray, ref: float, slant: float,
+              deeper: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Candidate cuts where the ink is narrowest: (per cut, the column it passes at each
     row, pixels at or left of it going left; the ink it crosses, in strokes), left to right.
 
@@ -544,7 +548,7 @@ def bent_cuts(region: np.ndarray, ref: float, slant: float) -> tuple[np.ndarray,
         back[y] = np.where(left == best, -1, np.where(cost == best, 0, 1))  # ties: left first
         cost = best + sheared[y]
     lo = ndi.minimum_filter1d(cost, max(3, int(0.15 * ref)) | 1)
-    limit = WAIST if w <= WIDE_ALONE * ref else WIDE_WAIST
+    limit = (WAIST if w <= WIDE_ALONE * ref else WIDE_WAIST) + deeper
     margin = PART_MIN * ref
     cand = np.flatnonzero((cost == lo) & (cost <= limit * width + STEP * h)
                           & (np.arange(len(cost)) >= u.min() + margin)
@@ -561,15 +565,15 @@ def bent_cuts(region: np.ndarray, ref: float, slant: float) -> tuple[np.ndarray,
     return path[kept] + off - shift, crossed[kept]
 
 
-def cut_paths(region: np.ndarray, ref: float) -> tuple[np.ndarray, np.ndarray]:
+def cut_paths(region: np.ndarray, ref: float, deeper: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Every candidate cut as a path (see bent_cuts), left to right, and the ink each
     crosses: the straight waists along the group's slant, then the bent cuts along it and,
     for a group leaning more than UPRIGHT (a merged pair's moments lean with its longest
-    stroke, not with the writing), upright."""
-    straight, crossed, slant = waists(region, ref)
+    stroke, not with the writing), upright. `deeper`: strokes more a cut may cross."""
+    straight, crossed, slant = waists(region, ref, deeper)
     paths, crossings = [straight], [crossed]
     for sl in ([slant, 0.0] if abs(slant) > UPRIGHT else [slant]):
-        bent, bcrossed = bent_cuts(region, ref, sl)
+        bent, bcrossed = bent_cuts(region, ref, sl, deeper)
         paths.append(bent)
         crossings.append(bcrossed)
     paths, crossed = np.vstack(paths), np.concatenate(crossings)
@@ -590,6 +594,13 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
     if w <= (SPLIT_TRY if read is not None else WIDE_ALONE) * ref:
         return [region]
     cuts, crossed = cut_paths(region, ref)
+    if read is not None:
+        parts, whole = _best_cuts(region, ref, read, cuts, crossed)
+        if len(parts) == 1:  # kept whole: if it reads as no one digit, cut through more ink
+            deep, deep_crossed = cut_paths(region, ref, DEEPER)
+            if len(deep) > len(cuts) and (read([region])[0] if whole is None else whole) < MERGED_LOGP:
+                parts = _best_cuts(region, ref, read, deep, deep_crossed)[0]
+        return parts
     if not len(cuts):
         return [region]
     ys, xs = np.nonzero(region)
@@ -611,12 +622,33 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
         k = min(ok, key=lambda k: abs(centre[k] - (xs.min() + xs.max()) / 2)) + 1
         halves = [_crop_cols(part(0, k)), _crop_cols(part(k, n - 1))]
         return [p for (m, x0) in halves for p in _uncrop(split_wide(m, ref, None), x0, region.shape)]
+
+
+def _best_cuts(region: np.ndarray, ref: float, read: Callable, cuts: np.ndarray,
+               crossed: np.ndarray) -> tuple[list[np.ndarray], float]:
+    """split_wide's search with a classifier: the parts of the best reading, and the
+    reading of the whole group as one part (None when there was nothing to read)."""
+    if not len(cuts):
+        return [region], None
+    ys, xs = np.nonzero(region)
+    w = region.shape[1]
+    h = region.shape[0]
+    bounds = np.vstack([np.full(h, -1), cuts, np.full(h, w)])  # a part: bounds[i] < x <= bounds[j]
+
+    def part(i, j):
+        m = np.zeros_like(region)
+        sel = (xs > bounds[i][ys]) & (xs <= bounds[j][ys])
+        m[ys[sel], xs[sel]] = True
+        return _no_specks(m)
+
+    n = len(bounds)
     spans = [(i, j) for i in range(n - 1) for j in range(i + 1, n)]
     masks = {s: part(*s) for s in spans}
     spans = [s for s in spans if masks[s].any() and _width(masks[s]) >= PART_MIN * ref]
     if not spans:
-        return [region]
+        return [region], None
     logp = dict(zip(spans, read([masks[s] for s in spans])))
+    whole = float(logp[(0, n - 1)]) if (0, n - 1) in logp else None
     H = region.shape[0]
 
     def own(s):  # a part's reading and what its shape costs, whatever its neighbours
@@ -651,11 +683,11 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
                     best[(i, j)], back[(i, j)] = score, (k, i)
     ends = [s for s in best if s[1] == n - 1]
     if not ends:
-        return [region]
+        return [region], whole
     path = [max(ends, key=best.get)]
     while back[path[-1]] is not None:
         path.append(back[path[-1]])
-    return [masks[s] for s in path[::-1]]
+    return [masks[s] for s in path[::-1]], whole
 
 
 def wide_cost(width: float, ref: float) -> float:

@@ -36,7 +36,7 @@ PIECE, ONE, SEVERAL = 0, 1, 2
 LABELS = ("piece", "one digit", "several digits")
 META = "verifier.json"   # not models' model.json: a verifier is no digit model (the server
 #                          lists folders holding a model.json)
-WEIGHT = 1.0         # log P(one whole digit) x this joins a part's reading (the dev pages: 0.5 to 3)
+WEIGHT = 0.5         # log P(one whole digit) x this joins a part's reading (chosen on the dev pages)
 PEN_SHARE = 0.1      # of the 1, 2, 4, 7 and 9 drawn with synth.pen_digit, as the photos stage does
 SIZES = (1, 2, 3)    # digits in a group...
 SIZE_P = (0.35, 0.45, 0.2)   # ...drawn with these chances
