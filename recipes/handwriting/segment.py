@@ -596,32 +596,39 @@ def split_wide(region: np.ndarray, ref: float, read: Callable | None) -> list[np
     cuts, crossed = cut_paths(region, ref)
     if read is not None:
         parts, whole = _best_cuts(region, ref, read, cuts, crossed)
-        if len(parts) == 1:  # kept whole: if it reads as no one digit, cut through more ink
+        if len(parts) == 1 and (whole is None or whole < MERGED_LOGP):
+            # kept whole: if it reads as no one digit, look for cuts through more ink
             deep, deep_crossed = cut_paths(region, ref, DEEPER)
             if len(deep) > len(cuts) and (read([region])[0] if whole is None else whole) < MERGED_LOGP:
                 parts = _best_cuts(region, ref, read, deep, deep_crossed)[0]
         return parts
     if not len(cuts):
         return [region]
-    ys, xs = np.nonzero(region)
-    h = region.shape[0]
+    # without a classifier: the cut nearest the middle, then each half again
+    xs = np.nonzero(region)[1]
+    n, part = len(cuts) + 2, parts_between(region, cuts)
+    centre = cuts.mean(1)
+    ok = [k for k, c in enumerate(centre) if min(c - xs.min(), xs.max() - c) >= PART_ALONE * ref]
+    if not ok:
+        return [region]
+    k = min(ok, key=lambda k: abs(centre[k] - (xs.min() + xs.max()) / 2)) + 1
+    halves = [_crop_cols(part(0, k)), _crop_cols(part(k, n - 1))]
+    return [p for (m, x0) in halves for p in _uncrop(split_wide(m, ref, None), x0, region.shape)]
+
+
+def parts_between(region: np.ndarray, cuts: np.ndarray) -> Callable:
+    """part(i, j): the region's ink between bounds i and j, the bounds being its left edge,
+    the cuts (paths, left to right) and its right edge; specks left by a cut dropped."""
+    h, w = region.shape
     bounds = np.vstack([np.full(h, -1), cuts, np.full(h, w)])  # a part: bounds[i] < x <= bounds[j]
+    ys, xs = np.nonzero(region)
 
     def part(i, j):
         m = np.zeros_like(region)
         sel = (xs > bounds[i][ys]) & (xs <= bounds[j][ys])
         m[ys[sel], xs[sel]] = True
         return _no_specks(m)
-
-    n = len(bounds)
-    if read is None:  # the cut nearest the middle, then each half again
-        centre = cuts.mean(1)
-        ok = [k for k, c in enumerate(centre) if min(c - xs.min(), xs.max() - c) >= PART_ALONE * ref]
-        if not ok:
-            return [region]
-        k = min(ok, key=lambda k: abs(centre[k] - (xs.min() + xs.max()) / 2)) + 1
-        halves = [_crop_cols(part(0, k)), _crop_cols(part(k, n - 1))]
-        return [p for (m, x0) in halves for p in _uncrop(split_wide(m, ref, None), x0, region.shape)]
+    return part
 
 
 def _best_cuts(region: np.ndarray, ref: float, read: Callable, cuts: np.ndarray,
@@ -630,18 +637,7 @@ def _best_cuts(region: np.ndarray, ref: float, read: Callable, cuts: np.ndarray,
     reading of the whole group as one part (None when there was nothing to read)."""
     if not len(cuts):
         return [region], None
-    ys, xs = np.nonzero(region)
-    w = region.shape[1]
-    h = region.shape[0]
-    bounds = np.vstack([np.full(h, -1), cuts, np.full(h, w)])  # a part: bounds[i] < x <= bounds[j]
-
-    def part(i, j):
-        m = np.zeros_like(region)
-        sel = (xs > bounds[i][ys]) & (xs <= bounds[j][ys])
-        m[ys[sel], xs[sel]] = True
-        return _no_specks(m)
-
-    n = len(bounds)
+    n, part = len(cuts) + 2, parts_between(region, cuts)
     spans = [(i, j) for i in range(n - 1) for j in range(i + 1, n)]
     masks = {s: part(*s) for s in spans}
     spans = [s for s in spans if masks[s].any() and _width(masks[s]) >= PART_MIN * ref]

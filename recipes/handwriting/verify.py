@@ -99,19 +99,13 @@ def group_parts(ink: np.ndarray, owner: np.ndarray, ref: float, rng) -> tuple[li
     region = owner >= 0
     totals = np.bincount(owner[region], minlength=owner.max() + 1)
     cuts, _ = segment.cut_paths(region, ref)
-    h, w = region.shape
-    bounds = np.vstack([np.full(h, -1), cuts, np.full(h, w)])  # as split_wide's
-    n = len(bounds)
+    n, part = len(cuts) + 2, segment.parts_between(region, cuts)   # as split_wide's parts
     spans = [(i, j) for i in range(n - 1) for j in range(i + 1, n) if (i, j) != (0, n - 1)]
     if len(spans) > MAX_PARTS - 1:
         spans = [spans[k] for k in sorted(rng.choice(len(spans), MAX_PARTS - 1, replace=False))]
-    ys, xs = np.nonzero(region)
     X, y = [], []
     for i, j in [(0, n - 1)] + spans:
-        m = np.zeros_like(region)
-        sel = (xs > bounds[i][ys]) & (xs <= bounds[j][ys])
-        m[ys[sel], xs[sel]] = True
-        m = segment._no_specks(m)
+        m = part(i, j)
         if not m.any() or segment._width(m) < segment.PART_MIN * ref:
             continue
         X.append(part_input(ink, m))
