@@ -202,7 +202,7 @@ def test_pipeline_orders_committees_after_members_and_reassembles_exactly(tmp_pa
                  "reference": {"accuracy": 0.9, "source": "two seeds"}},
         "comm2": {"kind": "committee", "members": ["logistic", "tiny_b"], "combine": "vote"}})
     params["train"] = {"models": ["logistic", "tiny+1", "tiny+2", "tiny_b"],
-                       "committees": ["comm", "comm2"], "seeds_of": ["tiny"]}
+                       "committees": ["comm", "comm2"], "seeds_of": ["tiny"], "verifiers": []}
     params["report"]["compare"] = [["tiny+1", "comm"]]
     write_params(repo, params)
     sh(repo, "git", "init", "-q")
