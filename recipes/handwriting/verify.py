@@ -164,8 +164,8 @@ def load(path: str | os.PathLike) -> PartVerifier:
     try:
         meta = json.loads((path / META).read_text())
     except FileNotFoundError:
-        raise UserError(f"{path}: no part verifier here (missing {META}): run "
-                        f"`dvc repro verifier@{path.name}`") from None
+        raise UserError(f"{path}: no part verifier here (missing {META}): train it with "
+                        f"`dvc exp run -S 'train.verifiers=[{path.name}]'`") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path / META}: not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("kind") != PartVerifier.kind:
@@ -178,10 +178,10 @@ def load(path: str | os.PathLike) -> PartVerifier:
         raise
     except FileNotFoundError as e:
         raise UserError(f"{path}: incomplete verifier folder ({Path(e.filename).name} missing); "
-                        f"re-run `dvc repro verifier@{path.name}`") from None
+                        f"train it again (`dvc exp run -S 'train.verifiers=[{path.name}]'`)") from None
     except Exception as e:  # foreign or truncated weights, unknown params
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
-        raise UserError(f"{path}: the verifier cannot be read ({reason}); "
-                        f"re-run `dvc repro verifier@{path.name}`") from None
+        raise UserError(f"{path}: the verifier cannot be read ({reason}); train it again "
+                        f"(`dvc exp run -S 'train.verifiers=[{path.name}]'`)") from None
     v.name_ = meta.get("name", path.name)
     return v
