@@ -24,6 +24,7 @@ import numpy as np
 from recipes import config, paths, tables
 from recipes.atomic import atomic_dir, write_text
 from recipes.errors import UserError, run
+from recipes.gallery import confusion_counts
 from recipes.handwriting import verify
 from recipes.stages.train import machine
 
@@ -56,12 +57,6 @@ def parts(X: np.ndarray, y: np.ndarray, groups: int, seed: int, first: int = 0,
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
-def confusion(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    out = np.zeros((len(verify.LABELS),) * 2, int)
-    np.add.at(out, (y.astype(int), pred.astype(int)), 1)
-    return out
-
-
 def main() -> None:
     if len(sys.argv) != 2:
         raise UserError("usage: python -m recipes.stages.verifier NAME")
@@ -80,7 +75,7 @@ def main() -> None:
     t0 = time.perf_counter()
     v.fit(Xp, yp)
     seconds = time.perf_counter() - t0
-    cm = confusion(yh, v.predict(Xh))
+    cm = confusion_counts(yh, v.predict(Xh), len(verify.LABELS))
     metrics = {"accuracy": round(float(np.trace(cm) / max(cm.sum(), 1)), 4),
                "recall": {label: round(float(cm[k, k] / max(cm[k].sum(), 1)), 4)
                           for k, label in enumerate(verify.LABELS)},
