@@ -577,6 +577,42 @@ def test_an_underlined_number_beside_the_sheets_edge(mnist_test):
     assert 30 < found.height < 60
 
 
+def test_the_pens_width_is_its_digits_not_the_sheets_edge(mnist_test):
+    """A thick pen on a sheet whose edges the threshold left along the frame in thin
+    strokes, more of them than digits: the pen's width is the digits' own, so they are no
+    solid blobs (a thick "7329" beside a ruled sheet's edges was read as no digits)."""
+    from recipes.handwriting import segment
+    Xt, yt = mnist_test
+    img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))
+    mask = ndi.binary_dilation(img < 128, iterations=3)
+    for y in (40, 160, 280, 400, 520):                  # the sheet's edges: thin, digit-tall
+        mask[y:y + 60, :2] = mask[y:y + 60, -2:] = True
+    found = segment.find(mask)
+    assert [len(line) for line in found.lines] == [4]
+
+
+def test_a_shadows_faint_edge_sets_no_digit_size(mnist_test):
+    """A shadow's edge cut by the threshold into marks larger than the digits, as faint as
+    the paper's grain: the digits' size is the pen's marks', and the grain is no digit."""
+    from recipes.handwriting import segment
+    Xt, yt = mnist_test
+    img = page_of([[Xt[i].reshape(28, 28) for i in range(2)]], np.random.default_rng(5),
+                  height=30)
+    digits = img < 128
+    rows, cols = np.mgrid[:700, :900]
+    edge = np.zeros_like(digits)
+    for x in range(300, 860, 70):                       # the shadow's edge: wavy, 150 px tall
+        edge |= (np.abs(cols - x - 12 * np.sin(rows / 8)) < 4) & (rows >= 300) & (rows < 450)
+    for x in range(60, 860, 40):                        # and its grain, in digit-sized marks
+        edge |= (np.abs(cols - x - 4 * np.sin(rows / 4)) < 2) & (rows >= 550) & (rows < 578)
+    strength = np.where(digits, 0.5, np.where(edge, 0.1, 0.0))
+    found = segment.find(digits | edge, strength=strength)
+    assert [len(line) for line in found.lines] == [2]
+    assert 20 < found.height < 40
+    assert len(found.rejected) == 8 + 20
+    assert sum("paper's grain" in why for _, why in found.rejected) == 20
+
+
 def test_a_tight_box_has_no_sides_read_as_1s(mnist_test):
     """A box drawn close round a number: its sides, barely taller than the digits, are
     the box's (they join its top and bottom at their ends), not two 1s."""

@@ -192,6 +192,17 @@ def typical_height(boxes, areas, strokes, border) -> float:
     return ref
 
 
+def _inked(areas: np.ndarray, strength: np.ndarray | None, lab: np.ndarray, n: int) -> np.ndarray:
+    """`areas`, with those of marks as faint as the paper's grain (`GRAIN`) set to 0 when a
+    pen left some mark darker: a shadow's edge, larger than small digits, sets no digit size."""
+    if strength is None or not n:
+        return areas
+    grain = label_mean(strength, lab, n) < GRAIN
+    if not (~grain & (areas >= MIN_AREA)).any():
+        return areas
+    return np.where(grain, 0.0, areas)
+
+
 def _wide(boxes, areas, border) -> np.ndarray:
     """Marks away from the frame's edge wider than a digit: a rule or a box touching digits."""
     h = boxes[:, 3] - boxes[:, 1]
@@ -302,6 +313,8 @@ def judge(boxes, areas, strokes, border, ref: float) -> list:
     h = boxes[:, 3] - boxes[:, 1]
     w = boxes[:, 2] - boxes[:, 0]
     digitish = (strokes <= STROKE_LIKE * h) & (w <= LINE_LIKE * h) & (h >= 0.5 * ref)
+    if (digitish & ~border).any():  # the sheet's edge along the frame is no pen's stroke
+        digitish &= ~border
     pen = float(np.median(strokes[digitish])) if digitish.any() else float(np.median(strokes))
     reasons = []
     for k in range(len(boxes)):
@@ -773,7 +786,8 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     out = Found()
     lab, n = ndi.label(mask, structure=np.ones((3, 3)))
     boxes, areas, strokes, border = features(lab, n, frame)
-    ref = typical_height(boxes, areas, strokes, border)
+    ref = typical_height(boxes, _inked(areas, strength, lab, n), strokes, border) \
+        or typical_height(boxes, areas, strokes, border)
     hgt, wid = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     if ref == 0:  # nothing stroke-like alone: a box or a rule touching every digit, perhaps
         wide = _wide(boxes, areas, border)
@@ -789,7 +803,8 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
             out.rules = straight
             lab, n = ndi.label(mask, structure=np.ones((3, 3)))
             boxes, areas, strokes, border = features(lab, n, frame)
-            ref = typical_height(boxes, areas, strokes, border) or ref
+            ref = typical_height(boxes, _inked(areas, strength, lab, n), strokes, border) \
+                or typical_height(boxes, areas, strokes, border) or ref
     out.height = ref
     if n > MAX_COMPONENTS:  # the largest are judged; the rest are dust on any page
         small = np.argsort(areas)[:n - MAX_COMPONENTS]
@@ -804,12 +819,16 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
         ok = np.array([r is None for r in reasons]) & (areas >= MIN_AREA)
         tall = ok & (boxes[:, 3] - boxes[:, 1] >= 0.5 * ref)
         if tall.any():  # the strongest digit-sized marks: a shadow's edge covers more, faintly
-            typical = float(np.percentile(tone[tall], 90))
-            for k in np.flatnonzero(ok & (tone < FAINT * typical)):
-                reasons[k] = f"faint (ink {tone[k]:.2f}, the digits' {typical:.2f})"
             if tone[tall].max() < GRAIN:  # the strongest marks as faint as the paper's grain
                 for k in np.flatnonzero(ok):
                     reasons[k] = f"faint (ink {tone[k]:.2f}: the paper's grain, no pen's)"
+            else:  # a pen's marks beside the grain: the grain is no digit
+                for k in np.flatnonzero(ok & (tone < GRAIN)):
+                    reasons[k] = f"faint (ink {tone[k]:.2f}: the paper's grain, no pen's)"
+                tall &= tone >= GRAIN
+                typical = float(np.percentile(tone[tall], 90))
+                for k in np.flatnonzero(ok & (tone >= GRAIN) & (tone < FAINT * typical)):
+                    reasons[k] = f"faint (ink {tone[k]:.2f}, the digits' {typical:.2f})"
     keep = np.array([r is None for r in reasons], bool)
     for k in np.flatnonzero(~keep):
         if reasons[k] != "speck":  # specks are counted, not drawn: there may be thousands
