@@ -625,6 +625,27 @@ def test_a_tight_box_has_no_sides_read_as_1s(mnist_test):
     assert page.boxes[0][0] > 111 and page.boxes[-1][2] < 389
 
 
+def test_a_level_box_round_digits_written_downhill_stays_opened_out(mnist_test):
+    """Digits written at 10 degrees inside a level box: levelling the digits turns the box's
+    sides past the slopes rules are looked for along, so the sides found before stay out
+    (they were read as two more marks, each holding digits)."""
+    Xt, yt = mnist_test
+    H, W, h = 500, 800, 60
+    ink = np.zeros((H, W), np.float32)
+    for k in range(6):
+        x = 150 + int(h * 0.85 * k)
+        y = 170 + int(np.tan(np.radians(10)) * (x - 150))
+        big = np.asarray(Image.fromarray(Xt[k].reshape(28, 28)).resize(
+            (h, h), Image.Resampling.BICUBIC), np.float32) / 255
+        ink[y:y + h, x:x + h] = np.maximum(ink[y:y + h, x:x + h], big)
+    ink[150:155, 140:520] = ink[310:315, 140:520] = 1
+    ink[150:315, 140:145] = ink[150:315, 515:520] = 1
+    paper = 0.92 - 0.03 * np.random.default_rng(5).random((H, W))
+    page = preprocess.page(np.clip(paper * (1 - 0.85 * ink) * 255, 0, 255).astype(np.uint8))
+    assert page.angle > 5
+    assert [len(l) for l in page.lines] == [6]
+
+
 def test_a_1_touching_a_box_top_and_bottom_stays_a_digit():
     """Inside a tight box a 1 may touch both its lines; the lines run on past it on both
     sides, which a box's side never has."""

@@ -212,6 +212,10 @@ def _read(gray, ink, mask, low, dark, frame, classify, found=None, verify=None) 
         mask = coverage > 0.5
         strength = ndi.rotate(ink, angle, reshape=True, order=1, mode="constant")
         frame = ndi.rotate(frame.astype(np.float32), angle, reshape=True, order=0, cval=1) > 0.5
+        if found.rules is not None:  # rules and a box's sides found level stay opened out:
+            # turned with the digits they slope past the slopes `segment.rules` looks along
+            turned = ndi.rotate(found.rules.astype(np.float32), angle, reshape=True, order=1)
+            mask &= ~(turned > 0.5)
     padded = np.pad(coverage, 1)
     if angle or classify is not None:
         found = segment.find(mask, _reader(padded, classify, verify), frame, strength)
