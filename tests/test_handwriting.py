@@ -562,6 +562,19 @@ def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     assert [len(l) for l in page.lines] == [4]
 
 
+def test_a_ruled_line_through_the_digits_leaves_each_whole(mnist_test):
+    """A ruled line through the middle of a line of digits is opened out, but not where the
+    digits' strokes cross it: each digit stays one mark, not a top half and a bottom half."""
+    from recipes.handwriting import segment
+    Xt, yt = mnist_test
+    img = page_of([[Xt[i].reshape(28, 28) for i in range(6)]], np.random.default_rng(5))
+    img[178:181, 20:880] = 60                 # the rule, 28 px below the digits' tops
+    found = segment.find(img < 128)
+    assert [len(line) for line in found.lines] == [6]
+    assert all(p.shape[0] > 35 for _, _, p in found.lines[0])
+    assert found.rules[179, 20:880].mean() > 0.7   # still opened out between the digits
+
+
 def test_an_underlined_number_beside_the_sheets_edge(mnist_test):
     """Digits joined by their underline are one wide mark, and the sheet's edge along the
     frame the only stroke-like one: its height is not the digits' (it was taken for it, and

@@ -272,6 +272,30 @@ def rules(mask: np.ndarray, height: float, lab: np.ndarray | None = None,
     return out & mask
 
 
+def crossings(mask: np.ndarray, straight: np.ndarray) -> np.ndarray:
+    """The pixels of the rules `straight` where a stroke crosses them (bool, mask's shape):
+    ink that is no rule's both above and below a rule pixel, within the rules' width, and
+    going on as far again (a stroke, not the rim the opening leaves along a rule or a 7's
+    long bar), so that a digit written across a ruled line keeps its stroke there instead
+    of being cut in two along the line. (A box's upright sides are left whole: what
+    touches them on both sides is a digit on one side and clutter on the other.)"""
+    if not straight.any():
+        return straight
+    reach = int(np.ceil(stroke_width(straight))) + 1
+    rest = np.pad(mask & ~straight, ((2 * reach, 2 * reach), (0, 0)))
+    H, r = straight.shape[0], 2 * reach
+
+    def near_and_far(sign):
+        near = np.zeros_like(straight)
+        far = np.zeros_like(straight)
+        for d in range(1, reach + 1):
+            near |= rest[r + sign * d:r + sign * d + H]
+            far |= rest[r + sign * (d + reach):r + sign * (d + reach) + H]
+        # a slanting stroke moves sideways as it goes on
+        return near & ndi.maximum_filter1d(far, 2 * reach + 1, axis=1)
+    return straight & near_and_far(-1) & near_and_far(1)
+
+
 def box_sides(mask: np.ndarray, straight: np.ndarray, ref: float) -> np.ndarray:
     """The sides of a box whose top and bottom were opened out as rules, and the rims the
     opening left along any rule (bool, mask's shape).
@@ -796,6 +820,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
         ref = float(np.median(hgt[wide]))  # the box's height, near the digits' own
     if np.any(((wid > RULE_H * ref) | (hgt > RULE_V * ref)) & (areas >= MIN_AREA)):
         straight = rules(mask, ref, lab, boxes)
+        straight &= ~crossings(mask, straight)
         if straight.any():  # open them out and look again
             mask = mask & ~straight
             straight |= box_sides(mask, straight, ref)
