@@ -316,9 +316,12 @@ class Train(Strict):
 
 class Verifier(NetParams):
     """The photo reader's part verifier (recipes.handwriting.verify): a net whose three
-    outputs say whether a part of a group of ink is a piece, one whole digit or several."""
-    layers: Annotated[list[Layer], Field(min_length=1)]   # ending in a 3-unit softmax
-    groups: Annotated[int, Field(ge=1, le=1_000_000)] = 12000  # synthetic groups of 1-3 digits
+    outputs say whether a part of a group of ink is a piece, one whole digit or several;
+    or, `kind: pair_reader`, its pair reader (recipes.handwriting.pairs): 101 outputs, the
+    pairs 00..99 of two overlapping digits and one digit alone."""
+    kind: Literal["part_verifier", "pair_reader"] = "part_verifier"
+    layers: Annotated[list[Layer], Field(min_length=1)]   # ending in a 3- (101-) unit softmax
+    groups: Annotated[int, Field(ge=1, le=1_000_000)] = 12000  # synthetic groups (pairs) of digits
     held_out: Annotated[int, Field(ge=1, le=1_000_000)] = 2000  # more, never trained on: its figures
     seed: NonNegInt = 42       # the groups' and the net's
 

@@ -89,8 +89,9 @@ def to_unit(x):
     return x.float().mul_(1 / 255)
 
 
-def check(X, y=None):
-    """X as uint8 pixels [N, 784] (and y as digits uint8 [N]): what every model takes.
+def check(X, y=None, classes: int = 10):
+    """X as uint8 pixels [N, 784] (and y as digits, or `classes` classes, uint8 [N]): what
+    every model takes.
 
     Accepts [N, 784] or [N, 28, 28] of any integer or float dtype holding whole numbers in
     0..255, as a tabular tool hands them over; refuses anything else with a ValueError rather
@@ -113,6 +114,7 @@ def check(X, y=None):
     y = np.asarray(y)
     if y.shape != (len(X),):
         raise ValueError(f"expected one label per image ({len(X)}), got shape {y.shape}")
-    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9):
-        raise ValueError("expected labels that are digits 0..9")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= classes):
+        raise ValueError("expected labels that are digits 0..9" if classes == 10
+                         else f"expected labels that are classes 0..{classes - 1}")
     return X, y.astype(np.uint8)

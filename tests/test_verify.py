@@ -98,10 +98,10 @@ def test_a_bad_verifier_folder_is_one_line(tmp_path):
     with pytest.raises(UserError, match="not a part verifier's file"):
         verify.load(tmp_path)
     (tmp_path / verify.META).write_text(json.dumps({"kind": "part_verifier", "params": {"layers": LAYERS}}))
-    with pytest.raises(UserError, match=r"incomplete verifier folder \(net.pt missing\)"):
+    with pytest.raises(UserError, match=r"incomplete part verifier folder \(net.pt missing\)"):
         verify.load(tmp_path)
     (tmp_path / "net.pt").write_bytes(b"not weights")
-    with pytest.raises(UserError, match="the verifier cannot be read"):
+    with pytest.raises(UserError, match="the part verifier cannot be read"):
         verify.load(tmp_path)
 
 

@@ -52,6 +52,7 @@ STROKE = 0.125       # MNIST's median stroke width over digit height (2.5 px of 
 STROKE_SLACK = 0.8   # thicken strokes thinner than this fraction of STROKE
 STROKE_MAX = 0.22    # thin strokes thicker than this (a marker on a small digit) down to it
 UPSAMPLE = 80        # a digit shorter than this is upsampled before its mask is cut
+SQUARE = 1.0         # `square`: a part squeezed to at most this width per height
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -432,6 +433,15 @@ def to_mnist(coverage: np.ndarray) -> np.ndarray:
     shape = (max(1, round(h * scale)), max(1, round(w * scale)))
     digit = np.clip(resize(mask.astype(np.float32), shape, Image.Resampling.BOX), 0, 1)
     return centre(digit)
+
+
+def square(coverage: np.ndarray) -> np.ndarray:
+    """`to_mnist` of a part first squeezed to at most SQUARE x its height wide: two digits
+    read as one part (recipes.handwriting.pairs) keep a digit's height, not half of it."""
+    h, w = coverage.shape
+    if w > SQUARE * h:
+        coverage = ndi.zoom(coverage, (1.0, SQUARE * h / w), order=1)
+    return to_mnist(coverage)
 
 
 def centre(digit: np.ndarray) -> np.ndarray:

@@ -38,9 +38,9 @@ from scipy import ndimage as ndi
 from recipes.errors import UserError
 from recipes.handwriting import filters, segment
 from recipes.handwriting.ink import (  # noqa: F401  (the names this module always offered)
-    BOX, SIDE, centre, drawing_copy, find_ink, find_sheet, ink_and_off_paper, load_gray, noise,
+    BOX, SIDE, SQUARE, centre, drawing_copy, find_ink, find_sheet, ink_and_off_paper, load_gray, noise,
     WORK_MAX, off_paper, otsu,
-    resize, stroke_width, threshold, to_mnist, working_copy)
+    resize, square, stroke_width, threshold, to_mnist, working_copy)
 
 SKEW_MIN = 5.0       # lines sloping by more than this many degrees are levelled first
 SMALL_DIGIT = 36     # digits shorter than this (pixels of the working copy)...
@@ -64,6 +64,8 @@ class Page:
     angle: float = 0.0               # degrees the lines of digits were turned to level them
     boxes: list = field(default_factory=list)   # (x0, y0, x1, y1) per digit, reading order
     inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, SIDE, SIDE), np.uint8))
+    squares: np.ndarray = field(default_factory=lambda: np.zeros((0, SIDE, SIDE), np.uint8))
+    #                                the same parts squeezed to a square (the pair reader's)
     lines: list = field(default_factory=list)     # digit indices per line, top to bottom
     rejected: list = field(default_factory=list)  # ((x0, y0, x1, y1), why not a digit)
     specks: int = 0                               # components dropped as specks
@@ -92,10 +94,17 @@ def _input(padded: np.ndarray, part: np.ndarray, y0: int, x0: int,
            shear: float = 0.0) -> tuple[np.ndarray, tuple]:
     """One digit's MNIST input from its mask (top left at y0, x0) and the page's coverage,
     made upright by `shear` (dx per dy)."""
+    upright, box = _upright(padded, part, y0, x0, shear)
+    return to_mnist(upright), box
+
+
+def _upright(padded: np.ndarray, part: np.ndarray, y0: int, x0: int,
+             shear: float = 0.0) -> tuple[np.ndarray, tuple]:
+    """A part's coverage (float), made upright, with a pixel's margin; and its box."""
     part = np.pad(part, 1)  # a 1-pixel margin round every digit, even at the border
     crop = padded[y0:y0 + part.shape[0], x0:x0 + part.shape[1]]
     box = (int(x0), int(y0), int(x0 + part.shape[1] - 2), int(y0 + part.shape[0] - 2))
-    return to_mnist(_sheared(crop * filters.dilate(part), shear)), box
+    return _sheared(crop * filters.dilate(part), shear), box
 
 
 def _sheared(a: np.ndarray, shear: float) -> np.ndarray:
@@ -221,18 +230,20 @@ def _read(gray, ink, mask, low, dark, frame, classify, found=None, verify=None) 
         found = segment.find(mask, _reader(padded, classify, verify), frame, strength)
     out = Page(gray=gray, ink=ink, mask=mask, dark_ink=dark, threshold=low, angle=angle,
                rejected=found.rejected, specks=found.specks, height=found.height)
-    inputs = []
+    inputs, squares = [], []
     for line in found.lines:
         out.lines.append(list(range(len(inputs), len(inputs) + len(line))))
         shear = line_slant(line)
         for y0, x0, part in line:
-            x, box = _input(padded, part, y0, x0, shear)
-            inputs.append(x)
+            upright, box = _upright(padded, part, y0, x0, shear)
+            inputs.append(to_mnist(upright))
+            wide = upright.shape[1] > SQUARE * upright.shape[0]   # else square() is to_mnist
+            squares.append(square(upright) if wide else inputs[-1])
             out.boxes.append(box)
     if not inputs:
         why = f"; rejected: {found.rejected[0][1]}" if found.rejected else ""
         raise NoDigits(f"no digits found: nothing on the image looks like a digit{why}", out)
-    out.inputs = np.stack(inputs)
+    out.inputs, out.squares = np.stack(inputs), np.stack(squares)
     return out
 
 

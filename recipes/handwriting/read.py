@@ -15,6 +15,9 @@ rejected components and why, each input and its reading.
 Where the part verifier is trained (`models/part_verifier/`, `dvc exp run -S
 'train.verifiers=[part_verifier]'`; recipes.handwriting.verify), the cuts between touching
 digits also ask it whether each part is one whole digit; `--verifier none` reads without it.
+Where the pair reader is trained too (`models/pair_reader/`; recipes.handwriting.pairs), a
+part it calls several digits that no cut parted is read as two overlapping digits when the
+pair reader is sure of them; `--pairs none` reads without it.
 
 `--evaluate FOLDER` reads every image whose name starts with its label (`<label>_...`,
 leading zeros count; lines joined by `-`, as in `12-345_...`; `none_...` for a page with
@@ -57,6 +60,7 @@ from recipes.errors import UserError, run
 # than network3_2conv but 36/38 of the shared single photos.
 DEFAULT_MODELS = ("photo_reader", "vgg_bn+1", "network3_2conv", "photo_cnn")
 DEFAULT_VERIFIER = "part_verifier"   # used when trained (models/part_verifier/)
+DEFAULT_PAIRS = "pair_reader"        # used when trained (models/pair_reader/)
 MODELS_DIR = Path("models")
 DEFAULT_OUT = Path("reports/handwriting.json")
 LABELLED = re.compile(r"^(\d+(?:-\d+)*|none)_")
@@ -85,19 +89,20 @@ def load_model(model=None):
     return models.load(path)
 
 
-def load_verifier(verifier=None):
+def load_verifier(verifier=None, default: str = DEFAULT_VERIFIER):
     """The part verifier to cut with, or None for none: as given, `models/part_verifier/` when
-    None and that is trained, none for "none", else `models/<name>/` or a folder."""
+    None and that is trained, none for "none", else `models/<name>/` or a folder. With
+    `default` DEFAULT_PAIRS: the pair reader, the same way."""
     if verifier is not None and not isinstance(verifier, (str, Path)):
         return verifier
     if verifier is None or str(verifier) == "none":
-        path = MODELS_DIR / DEFAULT_VERIFIER
+        path = MODELS_DIR / default
         if verifier is not None or not (path / "verifier.json").exists():
             return None
     else:
         path = Path(verifier) if (Path(verifier) / "verifier.json").exists() else MODELS_DIR / str(verifier)
-    from recipes.handwriting import verify
-    return verify.load(path)
+    from recipes.handwriting import pairs, verify
+    return verify.load(path, pairs.PairReader if default == DEFAULT_PAIRS else verify.PartVerifier)
 
 
 def whole_digit(verifier):
@@ -112,16 +117,55 @@ def probabilities(page: preprocess.Page, model) -> np.ndarray:
     return np.asarray(model.predict_proba(page.X), np.float32)
 
 
-def read_page(source, model=None, verifier=None) -> tuple[preprocess.Page, np.ndarray]:
+def read_page(source, model=None, verifier=None, pairs=None) -> tuple[preprocess.Page, np.ndarray]:
     """(page, float32 [n_digits, 10]): the classifier also chooses where touching digits part,
-    with the part verifier when there is one (`load_verifier`). UserError "no digits found"
-    when the page holds none (see `lone_mark`)."""
+    with the part verifier when there is one (`load_verifier`), and the pair reader reads
+    what no cut parts (`read_pairs`). UserError "no digits found" when the page holds none
+    (see `lone_mark`)."""
     model = load_model(model)
-    page = preprocess.page(source, classify=model.predict_proba,
-                           verify=whole_digit(load_verifier(verifier)))
+    verifier = load_verifier(verifier)
+    page = preprocess.page(source, classify=model.predict_proba, verify=whole_digit(verifier))
     proba = probabilities(page, model)
     lone_mark(page, proba, confident_for(model))
-    return page, proba
+    return page, read_pairs(page, proba, verifier, load_verifier(pairs, DEFAULT_PAIRS))
+
+
+def read_pairs(page: preprocess.Page, proba: np.ndarray, verifier, reader) -> np.ndarray:
+    """`proba` with each part that holds two digits no cut could part (two overlapping
+    digits) read as those two: a part the verifier calls several digits (at least
+    pairs.SEVERAL; every part without a verifier) whose squeezed input the pair reader reads
+    as a pair (its best at least pairs.SURE, above its "one digit") becomes two digits,
+    each with its marginal probabilities; `page` gets their boxes and lines."""
+    if reader is None or not len(proba):
+        return proba
+    from recipes.handwriting import pairs, verify
+    ask = np.arange(len(proba))
+    if verifier is not None:
+        several = np.asarray(verifier.predict_proba(page.X))[:, verify.SEVERAL]
+        ask = ask[several >= pairs.SEVERAL]
+    if not len(ask):
+        return proba
+    P = np.asarray(reader.predict_proba(page.squares[ask].reshape(len(ask), -1)), np.float64)
+    rows = list(proba)
+    for k, p in sorted(zip(ask.tolist(), P), key=lambda t: -t[0]):  # from the right: k stays put
+        left, right, best = pairs.as_two(p)
+        if best >= pairs.SURE and best > p[pairs.ONE]:
+            rows[k:k + 1] = [left, right]
+            _as_two(page, k)
+    return np.stack(rows).astype(np.float32)
+
+
+def _as_two(page: preprocess.Page, k: int) -> None:
+    """Digit k of `page` becomes two side by side: its box halved, its squeezed input shown
+    for both, every later index moved on by one."""
+    x0, y0, x1, y1 = page.boxes[k]
+    mid = (x0 + x1) // 2
+    page.boxes[k:k + 1] = [(x0, y0, mid, y1), (mid, y0, x1, y1)]
+    page.inputs = np.insert(page.inputs, k + 1, page.squares[k], axis=0)
+    page.inputs[k] = page.squares[k]
+    page.squares = np.insert(page.squares, k + 1, page.squares[k], axis=0)
+    page.lines = [[i + (i > k) for i in line] + ([k + 1] if k in line else []) for line in page.lines]
+    page.lines = [sorted(line) for line in page.lines]
 
 
 def lone_mark(page: preprocess.Page, proba: np.ndarray, confident: float) -> None:
@@ -141,20 +185,20 @@ def lone_mark(page: preprocess.Page, proba: np.ndarray, confident: float) -> Non
                                   f"{floor:.2f})", page, proba)
 
 
-def digit_probabilities(source, model=None, verifier=None) -> np.ndarray:
+def digit_probabilities(source, model=None, verifier=None, pairs=None) -> np.ndarray:
     """float32 [n_digits, 10]: each digit's probabilities, in reading order."""
-    return read_page(source, model, verifier)[1]
+    return read_page(source, model, verifier, pairs)[1]
 
 
-def read_lines(source, model=None, verifier=None) -> list[str]:
+def read_lines(source, model=None, verifier=None, pairs=None) -> list[str]:
     """One string per line of digits, top to bottom: leading zeros count."""
-    page, proba = read_page(source, model, verifier)
+    page, proba = read_page(source, model, verifier, pairs)
     return lines_of(page, proba)
 
 
-def read_digits(source, model=None, verifier=None) -> str:
+def read_digits(source, model=None, verifier=None, pairs=None) -> str:
     """The number(s) written on a photo (path or array): lines separated by a space."""
-    return " ".join(read_lines(source, model, verifier))
+    return " ".join(read_lines(source, model, verifier, pairs))
 
 
 def lines_of(page: preprocess.Page, proba: np.ndarray) -> list[str]:
@@ -339,13 +383,14 @@ def _tags(folder: Path) -> dict:
 
 
 def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
-             confident: float | None = None, verifier=None) -> dict:
+             confident: float | None = None, verifier=None, pairs=None) -> dict:
     """Read every labelled image of `folder`; write the JSON report and misread gallery.
     `confident`: below it a digit is unsure (default: `confident_for` the model)."""
     folder = Path(folder)
     images = labelled_images(folder)
     loaded = load_model(model)
     checker = load_verifier(verifier)
+    reader = load_verifier(pairs, DEFAULT_PAIRS)
     if confident is None:
         confident = confident_for(loaded)
     tags = _tags(folder)
@@ -354,7 +399,8 @@ def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
         entry = {"file": path.name, "label": label, "read": None, "probabilities": []}
         page = None
         try:
-            page, proba = read_page(path, loaded, checker if checker is not None else "none")
+            page, proba = read_page(path, loaded, checker if checker is not None else "none",
+                                    reader if reader is not None else "none")
             entry["read"] = as_string(proba, page)
             entry["probabilities"] = np.round(proba.astype(np.float64), 4).tolist()
             entry["unsure"] = unsure(proba, confident)
@@ -379,6 +425,7 @@ def evaluate(folder, model=None, out=DEFAULT_OUT, quiet: bool = False,
     name = str(model) if isinstance(model, (str, Path)) else getattr(model, "name", type(model).__name__)
     report = {"folder": str(folder), "model": name,
               "verifier": None if checker is None else getattr(checker, "name_", "part verifier"),
+              "pair_reader": None if reader is None else getattr(reader, "name_", "pair reader"),
               "confident": confident, **report, "gallery": str(gallery_path(out)),
               "results": entries}
     write_text(out, json.dumps(report, indent=2) + "\n")
@@ -432,6 +479,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--verifier", default=None, metavar="NAME|none",
                     help="the part verifier the cuts between touching digits ask (default: "
                          f"models/{DEFAULT_VERIFIER}/ when trained; none: without one)")
+    ap.add_argument("--pairs", default=None, metavar="NAME|none",
+                    help="the pair reader that reads two overlapping digits no cut parts (default: "
+                         f"models/{DEFAULT_PAIRS}/ when trained; none: without one)")
     ap.add_argument("--debug", metavar="OUT.png", help="draw the steps for the first image")
     ap.add_argument("--evaluate", metavar="FOLDER",
                     help="read every <label>_... image of FOLDER and report how many are right")
@@ -453,10 +503,12 @@ def main(argv=None) -> None:
     model = load_model(args.model)
     checker = load_verifier(args.verifier)
     use = checker if checker is not None else "none"
+    reader = load_verifier(args.pairs, DEFAULT_PAIRS)
+    pair_use = reader if reader is not None else "none"
     failed = 0
     for k, image in enumerate(args.images):
         try:
-            page, proba = read_page(image, model, use)
+            page, proba = read_page(image, model, use, pair_use)
         except UserError as e:
             msg = str(e) if str(e).startswith(str(image)) else f"{image}: {e}"
             if args.debug and k == 0 and isinstance(e, preprocess.NoDigits):
@@ -477,7 +529,7 @@ def main(argv=None) -> None:
             print(f"debug drawing: {args.debug}", file=sys.stderr)
     if args.evaluate:
         out = args.out or DEFAULT_OUT
-        report = evaluate(args.evaluate, model, out, verifier=use)
+        report = evaluate(args.evaluate, model, out, verifier=use, pairs=pair_use)
         print(f"{args.evaluate}: {report['exact']}/{report['images']} read exactly "
               f"({report['exact_rate']:.1%}), digits {report['digit_rate']:.1%}, "
               f"{report['unsure_digits']} digits unsure (< {report['confident']:.3g}), wrong among sure "

@@ -52,6 +52,7 @@ class PartVerifier(NetClassifier):
     """A NetClassifier of three classes (PIECE, ONE, SEVERAL) instead of the ten digits."""
 
     kind = "part_verifier"
+    title = "part verifier"   # what its files are called in messages
     n_outputs = len(LABELS)
 
 
@@ -60,17 +61,25 @@ def group(digits: synth.Digits, rng) -> tuple[np.ndarray, np.ndarray, float]:
     or overlapping: (ink float [H, W] in 0..1, owner int [H, W]: the digit each ink pixel
     belongs to, -1 off the ink; the digits' height)."""
     n = int(rng.choice(SIZES, p=SIZE_P))
+    return write(digits, rng, n)[:3]
+
+
+def write(digits: synth.Digits, rng, n: int, overlap: float = OVERLAP
+          ) -> tuple[np.ndarray, np.ndarray, float, list]:
+    """`group` of n digits, neighbours overlapping by up to `overlap` of the narrower one's
+    width, and the digits' labels left to right."""
     h = int(rng.integers(*HEIGHT))
     pen = rng.uniform(0.55, 1.5)
-    placed, x, prev = [], 0, 0
+    placed, x, prev, labels = [], 0, 0, []
     for k in range(n):
-        img, _ = digits.one(int(rng.integers(10)), rng)
+        labels.append(int(rng.integers(10)))
+        img, _ = digits.one(labels[-1], rng)
         hd = int(round(h * rng.uniform(0.88, 1.08)))
         wd = max(2, int(round(img.shape[1] * hd / img.shape[0] * rng.uniform(0.85, 1.15))))
         img = synth._pen(synth._resize(img, hd, wd), hd, pen)
         dy = int(round(h * rng.uniform(-0.05, 0.05))) + (h - hd)
         if k:
-            x -= int(rng.uniform(0.0, OVERLAP) * min(prev, img.shape[1])) + 1
+            x -= int(rng.uniform(0.0, overlap) * min(prev, img.shape[1])) + 1
         placed.append((img, x, dy))
         x, prev = x + img.shape[1], img.shape[1]
     top = min(dy for _, _, dy in placed)
@@ -81,7 +90,7 @@ def group(digits: synth.Digits, rng) -> tuple[np.ndarray, np.ndarray, float]:
         layers[k, dy - top + 1:dy - top + 1 + p.shape[0], x0 + 1:x0 + 1 + p.shape[1]] = p
     ink = layers.max(0)
     owner = np.where(ink > 0.5, layers.argmax(0), -1)
-    return ink, owner, float(h)
+    return ink, owner, float(h), labels
 
 
 def label(part: np.ndarray, owner: np.ndarray, totals: np.ndarray) -> int:
@@ -158,30 +167,30 @@ def save(verifier: PartVerifier, path: str | os.PathLike, name: str, metrics: di
     (path / META).write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def load(path: str | os.PathLike) -> PartVerifier:
-    """The verifier `save` wrote; one-line UserError for anything else."""
+def load(path: str | os.PathLike, cls: type = PartVerifier) -> PartVerifier:
+    """The verifier (or `cls`: a pair reader) `save` wrote; one-line UserError for anything else."""
     path = Path(path)
+    train = f"`dvc exp run -S 'train.verifiers=[{path.name}]'`"
     try:
         meta = json.loads((path / META).read_text())
     except FileNotFoundError:
-        raise UserError(f"{path}: no part verifier here (missing {META}): train it with "
-                        f"`dvc exp run -S 'train.verifiers=[{path.name}]'`") from None
+        raise UserError(f"{path}: no {cls.title} here (missing {META}): train it with {train}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path / META}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("kind") != PartVerifier.kind:
-        raise UserError(f"{path / META}: not a part verifier's file (kind {meta.get('kind')!r})"
-                        if isinstance(meta, dict) else f"{path / META}: not a part verifier's file")
+    if not isinstance(meta, dict) or meta.get("kind") != cls.kind:
+        raise UserError(f"{path / META}: not a {cls.title}'s file (kind {meta.get('kind')!r})"
+                        if isinstance(meta, dict) else f"{path / META}: not a {cls.title}'s file")
     try:
-        v = PartVerifier(**meta.get("params", {}))
+        v = cls(**meta.get("params", {}))
         v.load_state(path, meta.get("learned", {}))
     except UserError:
         raise
     except FileNotFoundError as e:
-        raise UserError(f"{path}: incomplete verifier folder ({Path(e.filename).name} missing); "
-                        f"train it again (`dvc exp run -S 'train.verifiers=[{path.name}]'`)") from None
+        raise UserError(f"{path}: incomplete {cls.title} folder ({Path(e.filename).name} missing); "
+                        f"train it again ({train})") from None
     except Exception as e:  # foreign or truncated weights, unknown params
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
-        raise UserError(f"{path}: the verifier cannot be read ({reason}); train it again "
-                        f"(`dvc exp run -S 'train.verifiers=[{path.name}]'`)") from None
+        raise UserError(f"{path}: the {cls.title} cannot be read ({reason}); train it again "
+                        f"({train})") from None
     v.name_ = meta.get("name", path.name)
     return v

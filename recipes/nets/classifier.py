@@ -70,9 +70,9 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, X_val=None, y_val=None, callbacks=(), checkpoint=None):
         cfg = self._config()
-        X, y = tables.check(X, y)
+        X, y = tables.check(X, y, self.n_outputs)
         if X_val is not None:
-            X_val, y_val = tables.check(X_val, y_val)
+            X_val, y_val = tables.check(X_val, y_val, self.n_outputs)
         if not cfg.threads:
             return self._fit(cfg, X, y, X_val, y_val, callbacks, checkpoint)
         # CPU convolutions sum in an order that depends on the thread count: pinning it is
