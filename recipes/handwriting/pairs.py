@@ -9,7 +9,8 @@ such a part looks like to the reader: two of the training split's digits (a shar
 them pen-drawn, as the verifier's), written touching or overlapping by up to OVERLAP of
 the narrower one's width (`verify.write`), squeezed into a square (`ink.square`) and labelled
 10 a + b for a on the left; and single digits squeezed the same way, a class of their
-own (ONE), so that it can say a part is no pair.
+own (ONE), so that it can say a part is no pair: alone, touching a box's side (`framed`),
+or with a piece of its neighbour that a cut left on it (`pieced`).
 
 The reader (`read.read_page`) asks it about each part the verifier calls several digits
 (at least SEVERAL): a part read as a pair (its best pair at least SURE and above ONE)
@@ -26,9 +27,10 @@ from recipes.handwriting import filters, synth, verify
 from recipes.handwriting.ink import square
 
 ONE = 100            # the class of a part holding one digit; 0..99 are the pairs 10 a + b
-PAIR_SHARE = 0.7     # of the examples written as pairs, the rest as one digit...
-FRAMED = 0.5         # ...this share of them touching the side of a box (a corner's stub or not)
+KINDS = ("pair", "one", "framed", "pieced")   # examples: two digits; one digit alone, touching
+KIND_P = (0.6, 0.14, 0.13, 0.13)              # a box's side, or with a piece of its neighbour
 OVERLAP = 0.6        # pairs overlap by up to this share of the narrower digit's width
+PIECE = (0.1, 0.35)  # a neighbour's piece left on a digit by a cut: this share of its width
 SEVERAL = 0.5        # the verifier's P(several digits) from which the reader asks, and the
 SURE = 0.8           # best pair's probability it needs to be read as two (chosen on the dev
 #                      pages: 0.3-0.7 read 265 of 300, 0.75-0.9 266, docs/handwriting.md)
@@ -51,19 +53,33 @@ def examples(X: np.ndarray, y: np.ndarray, groups: int, seed: int,
     out_X, out_y = [], []
     for k in range(first, first + groups):
         rng = np.random.default_rng([seed, k])
-        two = rng.random() < PAIR_SHARE
-        ink, owner, h, labels = verify.write(digits, rng, 2 if two else 1, OVERLAP)
-        region = owner >= 0
+        kind = KINDS[int(rng.choice(len(KINDS), p=KIND_P))]
+        ink, owner, h, labels = verify.write(digits, rng, 1 if kind in ("one", "framed") else 2, OVERLAP)
+        region = pieced(owner, rng) if kind == "pieced" else owner >= 0
         if not region.any():
             continue
-        ink = ink * filters.dilate(region)
-        if not two and rng.random() < FRAMED:
+        rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
+        ink = np.pad((ink * filters.dilate(region))[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], 1)
+        if kind == "framed":
             ink = framed(ink, h, rng)
         out_X.append(square(ink).reshape(-1))
-        out_y.append(10 * labels[0] + labels[1] if two else ONE)
+        out_y.append(10 * labels[0] + labels[1] if kind == "pair" else ONE)
     if not out_X:
         return np.zeros((0, 784), np.uint8), np.zeros(0, np.int64)
     return np.stack(out_X), np.array(out_y, np.int64)
+
+
+def pieced(owner: np.ndarray, rng) -> np.ndarray:
+    """Of two touching digits (`owner`, as verify.write gives it), one whole and the piece
+    of the other that a cut too far over leaves on it: PIECE of its width, from the side
+    that meets the first (bool mask). A part like this is no pair: one digit, misread."""
+    whole = int(rng.integers(2))
+    other = owner == 1 - whole
+    xs = np.flatnonzero(other.any(0))
+    reach = rng.uniform(*PIECE) * (xs[-1] - xs[0] + 1)
+    x = np.arange(owner.shape[1])
+    near = x < xs[0] + reach if whole == 0 else x > xs[-1] - reach
+    return (owner == whole) | (other & near[None, :])
 
 
 def framed(ink: np.ndarray, h: float, rng) -> np.ndarray:
