@@ -33,7 +33,7 @@ OVERLAP = 0.6        # pairs overlap by up to this share of the narrower digit's
 PIECE = (0.1, 0.35)  # a neighbour's piece left on a digit by a cut: this share of its width
 SEVERAL = 0.5        # the verifier's P(several digits) from which the reader asks, and the
 SURE = 0.8           # best pair's probability it needs to be read as two (chosen on the dev
-#                      pages: 0.3-0.7 read 265 of 300, 0.75-0.9 266, docs/handwriting.md)
+#                      pages: the middle of the plateau; reports/handwriting/README.md)
 
 
 class PairReader(verify.PartVerifier):
