@@ -18,7 +18,8 @@ centre. A photo is none of that. `page(source)` takes a photo (a path or an arra
 With `classify` (a model's `predict_proba`), the cuts between touching digits are the
 ones the classifier reads most confidently; without it, only parts wider than any
 digit are cut. `verify` (`recipes.handwriting.verify`) adds to each part's reading how
-likely it is to be one whole digit, not a piece or two digits read as one.
+likely it is to be one whole digit, not a piece or two digits read as one; `pair`
+(`recipes.handwriting.pairs`) offers a part's reading as two overlapping digits.
 
     >>> from recipes.handwriting import preprocess
     >>> page = preprocess.page("photo.jpg", classify=model.predict_proba)
@@ -134,17 +135,27 @@ def line_slant(parts: list) -> float:
     return s * len(parts) / (len(parts) + DESLANT_K)
 
 
-def _reader(padded: np.ndarray, classify: Callable | None, verify: Callable | None = None):
+def _reader(padded: np.ndarray, classify: Callable | None, verify: Callable | None = None,
+            pair: Callable | None = None):
     """read(part masks, y0, x0) -> each part's best log-probability, for segment.find, plus
-    what `verify` adds for it (its log-probability of being one whole digit, weighted)."""
+    what `verify` adds for it (its log-probability of being one whole digit, weighted); or,
+    where it is higher, `pair(X, squares)`: the part's reading as two overlapping digits, so
+    that the cut search keeps such a part whole rather than cut it badly (the reader then
+    reads it as its two digits: read.read_pairs)."""
     if classify is None:
         return None
 
     def read(parts, y0, x0):
-        X = np.stack([_input(padded, *_tight(p, y0, x0))[0] for p in parts]).reshape(len(parts), -1)
+        upright = [_upright(padded, *_tight(p, y0, x0))[0] for p in parts]
+        X = np.stack([to_mnist(u) for u in upright]).reshape(len(parts), -1)
         proba = np.asarray(classify(X), np.float64)
         logp = np.log(np.maximum(proba.max(1), 1e-9))
-        return logp if verify is None else logp + np.asarray(verify(X), np.float64)
+        if verify is not None:
+            logp = logp + np.asarray(verify(X), np.float64)
+        if pair is not None:
+            S = np.stack([square(u) for u in upright]).reshape(len(parts), -1)
+            logp = np.maximum(logp, np.asarray(pair(X, S), np.float64))
+        return logp
     return read
 
 
@@ -153,7 +164,8 @@ def _tight(part: np.ndarray, y0: int, x0: int):
     return part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], y0 + rows[0], x0 + cols[0]
 
 
-def page(source, classify: Callable | None = None, verify: Callable | None = None) -> Page:
+def page(source, classify: Callable | None = None, verify: Callable | None = None,
+         pair: Callable | None = None) -> Page:
     """Every step for one photo (path or array); `UserError` when it holds no digit.
 
     Digits written small on a large page (under SMALL_DIGIT pixels of the working copy)
@@ -175,15 +187,15 @@ def page(source, classify: Callable | None = None, verify: Callable | None = Non
     first = segment.find(mask, frame=frame, strength=ink)  # without the classifier's cuts
     if paper is None and 0 < first.height < SMALL_DIGIT and first.lines:
         try:
-            return _look_again(gray, frame, first, classify, verify)
+            return _look_again(gray, frame, first, classify, verify, pair)
         except UserError:
             pass  # nothing read in the region: the page as it is
-    out = _read(gray, ink, mask, low, dark, frame, classify, first, verify)
+    out = _read(gray, ink, mask, low, dark, frame, classify, first, verify, pair)
     out.drawing = paper is not None
     return out
 
 
-def _look_again(gray, frame, first: segment.Found, classify, verify=None) -> Page:
+def _look_again(gray, frame, first: segment.Found, classify, verify=None, pair=None) -> Page:
     """The page read from the region of its (small) digits, magnified; UserError when
     that region cannot be magnified enough or holds no digit."""
     h = first.height
@@ -203,12 +215,12 @@ def _look_again(gray, frame, first: segment.Found, classify, verify=None) -> Pag
     gray2 = np.clip(big(gray), 0, 1)
     ink2, dark2, _ = ink_and_off_paper(gray2, None)
     mask2, low2 = threshold(ink2)
-    out = _read(gray2, ink2, mask2, low2, dark2, big(frame) > 0.5, classify, verify=verify)
+    out = _read(gray2, ink2, mask2, low2, dark2, big(frame) > 0.5, classify, verify=verify, pair=pair)
     out.region = (y0, x0, f, gray.shape)
     return out
 
 
-def _read(gray, ink, mask, low, dark, frame, classify, found=None, verify=None) -> Page:
+def _read(gray, ink, mask, low, dark, frame, classify, found=None, verify=None, pair=None) -> Page:
     """The digits of a thresholded page (`found`: its digits without the classifier, when
     the caller has them)."""
     coverage = np.clip(ink / (2 * low), 0, 1) * filters.dilate(mask)
@@ -227,7 +239,7 @@ def _read(gray, ink, mask, low, dark, frame, classify, found=None, verify=None) 
             mask &= ~(turned > 0.5)
     padded = np.pad(coverage, 1)
     if angle or classify is not None:
-        found = segment.find(mask, _reader(padded, classify, verify), frame, strength)
+        found = segment.find(mask, _reader(padded, classify, verify, pair), frame, strength)
     out = Page(gray=gray, ink=ink, mask=mask, dark_ink=dark, threshold=low, angle=angle,
                rejected=found.rejected, specks=found.specks, height=found.height)
     inputs, squares = [], []

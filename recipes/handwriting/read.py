@@ -123,11 +123,31 @@ def read_page(source, model=None, verifier=None, pairs=None) -> tuple[preprocess
     what no cut parts (`read_pairs`). UserError "no digits found" when the page holds none
     (see `lone_mark`)."""
     model = load_model(model)
-    verifier = load_verifier(verifier)
-    page = preprocess.page(source, classify=model.predict_proba, verify=whole_digit(verifier))
+    verifier, reader = load_verifier(verifier), load_verifier(pairs, DEFAULT_PAIRS)
+    page = preprocess.page(source, classify=model.predict_proba, verify=whole_digit(verifier),
+                           pair=two_digits(verifier, reader))
     proba = probabilities(page, model)
     lone_mark(page, proba, confident_for(model))
-    return page, read_pairs(page, proba, verifier, load_verifier(pairs, DEFAULT_PAIRS))
+    return page, read_pairs(page, proba, verifier, reader)
+
+
+def two_digits(verifier, reader):
+    """For preprocess.page: a part's reading as two overlapping digits, beside its reading
+    as one (whole_digit): the pair reader's best pair, plus WEIGHT x log P(several digits);
+    none (-inf) where the verifier calls it no pair (under pairs.SEVERAL) or the pair
+    reader is unsure of it (under pairs.SURE). Where it reads better than every cut, the
+    cut search keeps the part whole, and read_pairs reads its two digits: a cut between
+    digits that overlap leaves a digit with its neighbour's piece, read as one digit."""
+    if verifier is None or reader is None:
+        return None
+    from recipes.handwriting import pairs, verify
+
+    def option(X, squares):
+        several = np.asarray(verifier.predict_proba(X), np.float64)[:, verify.SEVERAL]
+        best = np.asarray(reader.predict_proba(squares), np.float64)[:, :pairs.ONE].max(1)
+        logp = np.log(np.maximum(best, 1e-9)) + verify.WEIGHT * np.log(np.maximum(several, 1e-9))
+        return np.where((several >= pairs.SEVERAL) & (best >= pairs.SURE), logp, -np.inf)
+    return option
 
 
 def read_pairs(page: preprocess.Page, proba: np.ndarray, verifier, reader) -> np.ndarray:
