@@ -152,8 +152,9 @@ def _reader(padded: np.ndarray, classify: Callable | None, verify: Callable | No
         logp = np.log(np.maximum(proba.max(1), 1e-9))
         if verify is not None:
             logp = logp + np.asarray(verify(X), np.float64)
-        if pair is not None:
-            S = np.stack([square(u) for u in upright]).reshape(len(parts), -1)
+        if pair is not None:   # square() of a part no wider than SQUARE x its height is to_mnist
+            S = np.stack([square(u).reshape(-1) if u.shape[1] > SQUARE * u.shape[0] else x
+                          for u, x in zip(upright, X)])
             logp = np.maximum(logp, np.asarray(pair(X, S), np.float64))
         return logp
     return read
