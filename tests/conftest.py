@@ -32,6 +32,13 @@ def mnist_train(mnist_dir):
 
 
 @pytest.fixture(scope="session")
+def train_digits(mnist_train):
+    """The first 3,000 training images and labels: what synthetic photos and groups are
+    written with (the photo reader's tests)."""
+    return mnist_train[0][:3000], mnist_train[1][:3000]
+
+
+@pytest.fixture(scope="session")
 def mnist_test(mnist_dir):
     from recipes import idx
 

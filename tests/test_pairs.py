@@ -18,40 +18,35 @@ LAYERS = [{"type": "conv", "num_filters": 4, "filter_size": 3, "pad": "same"},
 
 
 @pytest.fixture(scope="module")
-def digits(mnist_train):
-    return mnist_train[0][:3000], mnist_train[1][:3000]
+def examples(train_digits):
+    return pairs.examples(*train_digits, 300, seed=5)
 
 
-@pytest.fixture(scope="module")
-def examples(digits):
-    return pairs.examples(*digits, 300, seed=5)
-
-
-def test_examples_are_pairs_labelled_left_to_right_and_single_digits(digits, examples):
+def test_examples_are_pairs_labelled_left_to_right_and_single_digits(train_digits, examples):
     X, y = examples
     assert X.dtype == np.uint8 and X.shape == (300, 784) and (X.max(1) == 255).all()
     assert 0.45 < (y < pairs.ONE).mean() < 0.75 and y.max() <= pairs.ONE
     assert len(np.unique(y[y < pairs.ONE])) > 80        # most of the hundred pairs
     # a pair's label is its digits left to right, as verify.write placed them
-    d = pairs.synth.Digits(*digits, variants=0.0)
+    d = pairs.synth.Digits(*train_digits, variants=0.0)
     ink_, owner, _, labels = verify.write(d, np.random.default_rng([2, 0]), 2, pairs.OVERLAP)
     lefts = [np.flatnonzero((owner == k).any(0)).mean() for k in range(2)]
     assert lefts[0] < lefts[1] and len(labels) == 2
 
 
-def test_examples_are_the_same_however_they_are_split(digits, examples):
+def test_examples_are_the_same_however_they_are_split(train_digits, examples):
     X, y = examples
-    head, tail = pairs.examples(*digits, 170, seed=5), pairs.examples(*digits, 130, seed=5, first=170)
+    head, tail = pairs.examples(*train_digits, 170, seed=5), pairs.examples(*train_digits, 130, seed=5, first=170)
     assert np.array_equal(np.concatenate([head[0], tail[0]]), X)
     assert np.array_equal(np.concatenate([head[1], tail[1]]), y)
-    workers = stage.parts(*digits, 300, 5, workers=2, write=pairs.examples)
+    workers = stage.parts(*train_digits, 300, 5, workers=2, write=pairs.examples)
     assert np.array_equal(workers[0], X) and np.array_equal(workers[1], y)
 
 
-def test_verify_write_keeps_the_verifiers_groups_as_they_were(digits):
+def test_verify_write_keeps_the_verifiers_groups_as_they_were(train_digits):
     """verify.group is verify.write of a drawn count: the verifier's training parts (and so
     the trained verifier) do not change with the pair reader's examples beside them."""
-    d = pairs.synth.Digits(*digits, variants=0.0)
+    d = pairs.synth.Digits(*train_digits, variants=0.0)
     for k in range(10):
         a = verify.group(d, np.random.default_rng([4, k]))
         rng = np.random.default_rng([4, k])
@@ -71,8 +66,8 @@ def test_a_frame_side_touches_the_digit_and_stands_taller():
         assert ndi.label(out > 0.5)[1] == 1              # touching: one part, as the reader sees it
 
 
-def test_a_piece_left_on_a_digit_is_a_few_of_its_neighbours_columns_on_the_near_side(digits):
-    d = pairs.synth.Digits(*digits, variants=0.0)
+def test_a_piece_left_on_a_digit_is_a_few_of_its_neighbours_columns_on_the_near_side(train_digits):
+    d = pairs.synth.Digits(*train_digits, variants=0.0)
     for k in range(20):
         rng = np.random.default_rng([6, k])
         _, owner, _, _ = verify.write(d, rng, 2, pairs.OVERLAP)
@@ -208,10 +203,10 @@ def test_a_parts_reading_as_a_pair_needs_the_verifiers_several_and_a_sure_pair()
     assert read.two_digits(None, _Fixed(pair)) is None and read.two_digits(verifier(0.8), None) is None
 
 
-def test_the_cut_search_keeps_whole_what_reads_better_as_a_pair(digits):
+def test_the_cut_search_keeps_whole_what_reads_better_as_a_pair(train_digits):
     """Two overlapping 7s that the verifier calls several digits are cut in two; offered as
     a pair that reads better than any cut, they stay one part (which read_pairs reads as two)."""
-    X, y = digits
+    X, y = train_digits
     sevens = X[y == 7][:2].reshape(2, 28, 28).astype(np.float32) / 255
     line = np.zeros((60, 120), np.float32)
     line[16:44, 30:58] = np.maximum(line[16:44, 30:58], sevens[0])
@@ -243,8 +238,8 @@ def test_the_cut_search_keeps_whole_what_reads_better_as_a_pair(digits):
 
 
 @pytest.mark.slow
-def test_stage_trains_a_pair_reader_and_reports_its_figures(digits, tmp_path, monkeypatch, capsys):
-    X, y = digits
+def test_stage_trains_a_pair_reader_and_reports_its_figures(train_digits, tmp_path, monkeypatch, capsys):
+    X, y = train_digits
     monkeypatch.chdir(tmp_path)
     entry = {"kind": "pair_reader", "groups": 80, "held_out": 40, "seed": 3, "layers": LAYERS,
              "epochs": 1, "threads": 1, "precision": "fp32"}

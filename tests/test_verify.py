@@ -19,13 +19,8 @@ LAYERS = [{"type": "conv", "num_filters": 4, "filter_size": 3, "pad": "same"},
 
 
 @pytest.fixture(scope="module")
-def digits(mnist_train):
-    return mnist_train[0][:3000], mnist_train[1][:3000]
-
-
-@pytest.fixture(scope="module")
-def parts(digits):
-    return verify.parts(*digits, 200, seed=5)
+def parts(train_digits):
+    return verify.parts(*train_digits, 200, seed=5)
 
 
 def test_parts_hold_all_three_kinds_as_28x28_inputs(parts):
@@ -36,17 +31,17 @@ def test_parts_hold_all_three_kinds_as_28x28_inputs(parts):
     assert (X.max(1) == 255).all()
 
 
-def test_parts_are_the_same_however_the_groups_are_split(digits, parts):
+def test_parts_are_the_same_however_the_groups_are_split(train_digits, parts):
     X, y = parts
-    head = verify.parts(*digits, 120, seed=5)
-    tail = verify.parts(*digits, 80, seed=5, first=120)
+    head = verify.parts(*train_digits, 120, seed=5)
+    tail = verify.parts(*train_digits, 80, seed=5, first=120)
     assert np.array_equal(np.concatenate([head[0], tail[0]]), X)
     assert np.array_equal(np.concatenate([head[1], tail[1]]), y)
-    assert not np.array_equal(verify.parts(*digits, 120, seed=6)[1], head[1])
+    assert not np.array_equal(verify.parts(*train_digits, 120, seed=6)[1], head[1])
 
 
-def test_the_whole_group_is_labelled_by_how_many_digits_it_holds(digits):
-    d = synth.Digits(*digits, variants=0.0)
+def test_the_whole_group_is_labelled_by_how_many_digits_it_holds(train_digits):
+    d = synth.Digits(*train_digits, variants=0.0)
     seen = set()
     for k in range(40):
         rng = np.random.default_rng([3, k])
@@ -111,10 +106,10 @@ def _wide(X: np.ndarray) -> np.ndarray:
     return np.array([np.ptp(np.flatnonzero(m.any(0))) > np.ptp(np.flatnonzero(m.any(1))) for m in img])
 
 
-def test_the_verifier_joins_each_parts_reading_in_the_cut_search(digits):
+def test_the_verifier_joins_each_parts_reading_in_the_cut_search(train_digits):
     """Two overlapping 7s that a digit model reads surely as one 7 (and each half unsurely):
     the cut search keeps them whole, unless the verifier says the whole is several digits."""
-    X, y = digits
+    X, y = train_digits
     sevens = X[y == 7][:2].reshape(2, 28, 28).astype(np.float32) / 255
     line = np.zeros((60, 120), np.float32)
     line[16:44, 30:58] = np.maximum(line[16:44, 30:58], sevens[0])
@@ -170,8 +165,8 @@ def test_a_group_read_as_no_one_digit_is_cut_through_more_ink():
 
 
 @pytest.mark.slow
-def test_stage_trains_the_entry_and_reports_held_out_parts(digits, tmp_path, monkeypatch, capsys):
-    X, y = digits
+def test_stage_trains_the_entry_and_reports_held_out_parts(train_digits, tmp_path, monkeypatch, capsys):
+    X, y = train_digits
     monkeypatch.chdir(tmp_path)
     entry = {"groups": 60, "held_out": 20, "seed": 3, "layers": LAYERS, "epochs": 1,
              "threads": 1, "precision": "fp32"}
