@@ -39,6 +39,39 @@ def train_digits(mnist_train):
 
 
 @pytest.fixture(scope="session")
+def overlapping_sevens(train_digits):
+    """A photo of two 7s written 8 px apart (touching, overlapping), and stand-ins for the
+    reader's nets on its parts: `wide(X)` (the inputs wider than tall: both 7s, not one),
+    `classify` (a 7 at 0.91 for the whole, 0.5 for either half) and `several` (a verifier's
+    term: the whole is several digits)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    X, y = train_digits
+    sevens = X[y == 7][:2].reshape(2, 28, 28).astype(np.float32) / 255
+    line = np.zeros((60, 120), np.float32)
+    line[16:44, 30:58] = np.maximum(line[16:44, 30:58], sevens[0])
+    line[16:44, 38:66] = np.maximum(line[16:44, 38:66], sevens[1])   # 8 px along: touching
+    big = np.asarray(Image.fromarray(line).resize((480, 240), Image.Resampling.BICUBIC))
+
+    def wide(X):
+        img = X.reshape(-1, 28, 28) > 0
+        return np.array([np.ptp(np.flatnonzero(m.any(0))) > np.ptp(np.flatnonzero(m.any(1))) for m in img])
+
+    def classify(X):
+        p = np.full((len(X), 10), 0.01, np.float32)
+        p[:, 7] = np.where(wide(X), 0.91, 0.5)
+        return p / p.sum(1, keepdims=True)
+
+    def several(X):
+        return np.where(wide(X), np.log(1e-4), np.log(0.95))
+
+    return SimpleNamespace(photo=(255 * (1 - np.clip(big, 0, 1))).astype(np.uint8), wide=wide,
+                           classify=classify, several=several)
+
+
+@pytest.fixture(scope="session")
 def mnist_test(mnist_dir):
     from recipes import idx
 

@@ -203,36 +203,17 @@ def test_a_parts_reading_as_a_pair_needs_the_verifiers_several_and_a_sure_pair()
     assert read.two_digits(None, _Fixed(pair)) is None and read.two_digits(verifier(0.8), None) is None
 
 
-def test_the_cut_search_keeps_whole_what_reads_better_as_a_pair(train_digits):
+def test_the_cut_search_keeps_whole_what_reads_better_as_a_pair(overlapping_sevens):
     """Two overlapping 7s that the verifier calls several digits are cut in two; offered as
     a pair that reads better than any cut, they stay one part (which read_pairs reads as two)."""
-    X, y = train_digits
-    sevens = X[y == 7][:2].reshape(2, 28, 28).astype(np.float32) / 255
-    line = np.zeros((60, 120), np.float32)
-    line[16:44, 30:58] = np.maximum(line[16:44, 30:58], sevens[0])
-    line[16:44, 38:66] = np.maximum(line[16:44, 38:66], sevens[1])
-    from PIL import Image
-    big = np.asarray(Image.fromarray(line).resize((480, 240), Image.Resampling.BICUBIC))
-    photo = (255 * (1 - np.clip(big, 0, 1))).astype(np.uint8)
-
-    def wide(X):
-        img = X.reshape(-1, 28, 28) > 0
-        return np.array([np.ptp(np.flatnonzero(m.any(0))) > np.ptp(np.flatnonzero(m.any(1))) for m in img])
-
-    def classify(X):
-        p = np.full((len(X), 10), 0.01, np.float32)
-        p[:, 7] = np.where(wide(X), 0.91, 0.5)
-        return p / p.sum(1, keepdims=True)
-
-    def several(X):
-        return np.where(wide(X), np.log(1e-4), np.log(0.95))
+    s = overlapping_sevens
 
     def as_pair(X, S):
         assert S.shape == X.shape
-        return np.where(wide(X), np.log(0.99), -np.inf)
+        return np.where(s.wide(X), np.log(0.99), -np.inf)
 
-    assert len(preprocess.page(photo, classify=classify, verify=several).inputs) == 2
-    kept = preprocess.page(photo, classify=classify, verify=several, pair=as_pair)
+    assert len(preprocess.page(s.photo, classify=s.classify, verify=s.several).inputs) == 2
+    kept = preprocess.page(s.photo, classify=s.classify, verify=s.several, pair=as_pair)
     assert len(kept.inputs) == 1 and len(kept.squares) == 1
     assert np.flatnonzero(kept.squares[0].any(1)).size >= 19   # squeezed: a digit's height
 

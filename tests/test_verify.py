@@ -100,36 +100,14 @@ def test_a_bad_verifier_folder_is_one_line(tmp_path):
         verify.load(tmp_path)
 
 
-def _wide(X: np.ndarray) -> np.ndarray:
-    """Inputs whose ink is wider than tall: two digits side by side, not one."""
-    img = X.reshape(-1, 28, 28) > 0
-    return np.array([np.ptp(np.flatnonzero(m.any(0))) > np.ptp(np.flatnonzero(m.any(1))) for m in img])
-
-
-def test_the_verifier_joins_each_parts_reading_in_the_cut_search(train_digits):
+def test_the_verifier_joins_each_parts_reading_in_the_cut_search(overlapping_sevens):
     """Two overlapping 7s that a digit model reads surely as one 7 (and each half unsurely):
     the cut search keeps them whole, unless the verifier says the whole is several digits."""
-    X, y = train_digits
-    sevens = X[y == 7][:2].reshape(2, 28, 28).astype(np.float32) / 255
-    line = np.zeros((60, 120), np.float32)
-    line[16:44, 30:58] = np.maximum(line[16:44, 30:58], sevens[0])
-    line[16:44, 38:66] = np.maximum(line[16:44, 38:66], sevens[1])   # 8 px along: touching
-    from PIL import Image
-    big = np.asarray(Image.fromarray(line).resize((480, 240), Image.Resampling.BICUBIC))
-    photo = (255 * (1 - np.clip(big, 0, 1))).astype(np.uint8)
-
-    def classify(X):
-        p = np.full((len(X), 10), 0.01, np.float32)
-        p[:, 7] = np.where(_wide(X), 0.91, 0.5)
-        return p / p.sum(1, keepdims=True)
-
-    def several(X):
-        return np.where(_wide(X), np.log(1e-4), np.log(0.95))
-
+    photo, classify = overlapping_sevens.photo, overlapping_sevens.classify
     assert len(preprocess.page(photo, classify=classify).inputs) == 1
     same = preprocess.page(photo, classify=classify, verify=lambda X: np.zeros(len(X)))
     assert len(same.inputs) == 1
-    assert len(preprocess.page(photo, classify=classify, verify=several).inputs) == 2
+    assert len(preprocess.page(photo, classify=classify, verify=overlapping_sevens.several).inputs) == 2
 
 
 def test_the_reader_adds_the_verifiers_term_to_each_parts_reading():
