@@ -203,6 +203,23 @@ def test_a_parts_reading_as_a_pair_needs_the_verifiers_several_and_a_sure_pair()
     assert read.two_digits(None, _Fixed(pair)) is None and read.two_digits(verifier(0.8), None) is None
 
 
+def test_the_verifier_answers_each_batch_of_parts_once_for_both_readings():
+    asked = []
+
+    class Net:
+        def predict_proba(self, X):
+            asked.append(len(X))
+            return np.tile([0.1, 0.1, 0.8], (len(X), 1))
+
+    once = read._LastAnswer(Net())
+    X = np.zeros((3, 784), np.uint8)
+    read.whole_digit(once)(X)
+    read.two_digits(once, _Fixed(np.eye(101)[70]))(X, X)
+    assert asked == [3]
+    once.predict_proba(X.copy())                    # another batch is asked again
+    assert asked == [3, 3]
+
+
 def test_the_cut_search_keeps_whole_what_reads_better_as_a_pair(overlapping_sevens):
     """Two overlapping 7s that the verifier calls several digits are cut in two; offered as
     a pair that reads better than any cut, they stay one part (which read_pairs reads as two)."""

@@ -124,11 +124,26 @@ def read_page(source, model=None, verifier=None, pairs=None) -> tuple[preprocess
     (see `lone_mark`)."""
     model = load_model(model)
     verifier, reader = load_verifier(verifier), load_verifier(pairs, DEFAULT_PAIRS)
-    page = preprocess.page(source, classify=model.predict_proba, verify=whole_digit(verifier),
-                           pair=two_digits(verifier, reader))
+    once = _LastAnswer(verifier) if verifier is not None else None   # both terms ask it
+    page = preprocess.page(source, classify=model.predict_proba, verify=whole_digit(once),
+                           pair=two_digits(once, reader))
     proba = probabilities(page, model)
     lone_mark(page, proba, confident_for(model))
     return page, read_pairs(page, proba, verifier, reader)
+
+
+class _LastAnswer:
+    """A net whose answer for the input it was last given (the same array) is kept: the cut
+    search asks the verifier about each batch of parts twice, for their reading as one digit
+    (whole_digit) and as two (two_digits)."""
+
+    def __init__(self, net):
+        self.net, self.last = net, (None, None)
+
+    def predict_proba(self, X):
+        if self.last[0] is not X:
+            self.last = (X, self.net.predict_proba(X))
+        return self.last[1]
 
 
 def two_digits(verifier, reader):
