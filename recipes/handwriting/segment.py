@@ -49,7 +49,8 @@ MAX_DIGITS = 300     # ...and a page with more digit-like groups than this is re
 STROKE_LIKE = 0.3    # a digit's stroke is at most this fraction of its height...
 LINE_LIKE = 2.5      # ...and it is at most this many times wider than tall
 SPECK = 0.12         # a component whose longer side is below this x typical height: a speck
-BLOB = 2.5           # a stroke this many times the page's typical stroke: a solid blob...
+BLOB = 3.5           # a stroke this many times the page's typical stroke (a digit gone over with a
+                     # bolder pen: about 2.8; dev pages 3.0-5.0 alike): a solid blob...
 SOLID = 0.4          # a stroke this fraction of a mark's longer side: solid, whatever the pen...
 SOLID_PX = 40        # ...if it is this many pixels long (a small mark's stroke is overestimated)
 HAIRLINE = 0.25      # ...this fraction of it: a hairline (a sheet's edge, a faint rule; a digit's
@@ -99,6 +100,7 @@ DEEPER = 1.0         # takes it there: verify.py) is tried again with cuts throu
 BROKEN_GAP = 0.15    # neighbours this close (x typical height; dev pages: 0.10 to 0.25 alike)...
 BROKEN_THIN = 0.45   # ...one narrower than this or shorter than PIECE...
 MERGE_GAIN = 0.25    # ...are one broken digit when read together better by this log-probability
+BAR_WIDE = 1.4       # ...and, one of them a flat bar, together no wider than this x typical height
 FLAT = 0.45          # a mark this many times as tall as wide...
 FLAT_H = 0.6         # ...and shorter than this x typical height: a dash, an underline's piece
 SIDE_H = 0.6         # a stroke this tall (x typical height) between two opened rules...
@@ -314,22 +316,28 @@ def box_sides(mask: np.ndarray, straight: np.ndarray, ref: float) -> np.ndarray:
     slices = ndi.find_objects(lab)
     boxes = _boxes(slices)
     h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
-    H, W = mask.shape
-    tol = max(3, int(0.1 * ref))
-    reach = max(tol + 2, int(0.3 * ref))
     for k in np.flatnonzero((h >= SIDE_H * ref) & (w <= SIDE_W * h)) + 1:
-        sl = slices[k - 1]
-        x0, y0, x1, y1 = boxes[k - 1]
-        ends = []
-        for y in (y0, y1 - 1):
-            band = straight[max(0, y - tol):min(H, y + tol + 1)]
-            joins = band[:, max(0, x0 - tol):min(W, x1 + tol)].any()
-            left = band[:, max(0, x0 - reach):max(0, x0 - tol)].any()
-            right = band[:, min(W, x1 + tol):min(W, x1 + reach)].any()
-            ends.append(joins and left != right)
-        if all(ends):
+        if at_rule_ends(straight, boxes[k - 1], ref):
+            sl = slices[k - 1]
             out[sl] |= lab[sl] == k
     return out
+
+
+def at_rule_ends(straight: np.ndarray, box, ref: float) -> bool:
+    """Whether a stroke in `box` (x0, y0, x1, y1) joins an opened rule at its top and one
+    at its bottom, each at the rule's end (the rule runs on to one side only): a box's side."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    H, W = straight.shape
+    tol = max(3, int(0.1 * ref))
+    reach = max(tol + 2, int(0.3 * ref))
+    for y in (y0, y1 - 1):
+        band = straight[max(0, y - tol):min(H, y + tol + 1)]
+        joins = band[:, max(0, x0 - tol):min(W, x1 + tol)].any()
+        left = band[:, max(0, x0 - reach):max(0, x0 - tol)].any()
+        right = band[:, min(W, x1 + tol):min(W, x1 + reach)].any()
+        if not (joins and left != right):
+            return False
+    return True
 
 
 def judge(boxes, areas, strokes, border, ref: float) -> list:
@@ -778,8 +786,11 @@ def merge_broken(digits: list, source: list, ref: float, read: Callable) -> list
         piece = min(a[2].shape[1], b[2].shape[1]) < BROKEN_THIN * ref \
             or min(a[2].shape[0], b[2].shape[0]) < PIECE * ref
         u = _union(a, b)
+        # a bar broken off (a 5's flag, a 7's top) may reach past the digit's body
+        bar = any(p.shape[0] < FLAT * p.shape[1] for _, _, p in (a, b))
         if source[k] == source[k + 1] or gap > BROKEN_GAP * ref or not piece \
-                or u[2].shape[1] > WIDE * ref or u[2].shape[0] > MERGE_TALL * ref:
+                or u[2].shape[1] > (BAR_WIDE if bar else WIDE) * ref \
+                or u[2].shape[0] > MERGE_TALL * ref:
             k += 1
             continue
         y0, x0, m = u
@@ -896,6 +907,10 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
             if h < FLAT * w and h < FLAT_H * ref:
                 out.rejected.append(((x0, y0, x0 + w, y0 + h),
                                      f"flat (a dash, an underline's piece: {h}x{w} px)"))
+            elif out.rules is not None and h >= SIDE_H * ref and w <= SIDE_W * h \
+                    and at_rule_ends(out.rules, (x0, y0, x0 + w, y0 + h), ref):
+                # a tight box's side that touched a digit, cut off it: no 1
+                out.rejected.append(((x0, y0, x0 + w, y0 + h), "a box's side, cut off a digit"))
             else:
                 kept.append((y0, x0, p))
         digits = kept
