@@ -480,6 +480,49 @@ def test_a_digit_broken_in_two_is_merged_when_read_better_whole(gap, want):
     assert len(segment.merge_broken([loop, stem], [0, 1], ref, read)) == want
 
 
+@pytest.mark.parametrize("flat, want", [(True, 1), (False, 2)])
+def test_a_5s_bar_broken_off_past_its_body_is_merged(flat, want):
+    """A 5 whose flag was written apart and runs on past its body, together 1.2 digits'
+    heights wide: still one digit when read better whole (its body alone reads as a 6); two
+    upright pieces as wide together stay two."""
+    from recipes.handwriting import segment
+    ref = 48.0
+    body = (10, 0, np.ones((40, 26), bool))
+    other = (0, 10, np.ones((10, 47), bool)) if flat else (0, 30, np.ones((40, 28), bool))
+
+    def read(parts, y0, x0):  # the body a 6 unsurely, the flag nothing; together a 5
+        return np.log([0.5, 0.1, 0.9][:len(parts)])
+    assert len(segment.merge_broken([body, other], [0, 1], ref, read)) == want
+
+
+def test_a_tight_boxs_side_cut_off_a_digit_is_no_1():
+    """A part the cut search parted from the last digit of a tight box, standing at the
+    ends of the box's opened top and bottom: the box's side (it was read as a 1, surely). A
+    1 of the same size between them, the rules running on past it, stays a digit."""
+    from recipes.handwriting import segment
+    rules = np.zeros((260, 420), bool)
+    rules[60:64, 40:324] = rules[196:200, 40:324] = True   # the box's top and bottom
+    stroke = np.ones((140, 6), bool)
+    assert segment.no_digit(60, 318, stroke, 120.0, rules) == "a box's side, cut off a digit"
+    assert segment.no_digit(60, 200, stroke, 120.0, rules) is None
+    assert segment.no_digit(60, 318, stroke, 120.0, None) is None
+
+
+def test_a_digit_gone_over_with_a_bolder_pen_is_no_blob(mnist_test):
+    """One digit of four written with a pen about three times as wide as the others: a
+    digit still (it was rejected as a solid blob), while a solid mark is not one."""
+    from recipes.handwriting import segment
+    Xt, yt = mnist_test
+    img = page_of([[Xt[i].reshape(28, 28) for i in range(4)]], np.random.default_rng(5))
+    mask = img < 128
+    x = 120 + 3 * int(60 * 1.1)
+    mask[140:230, x - 10:x + 70] = ndi.binary_dilation(mask[140:230, x - 10:x + 70], iterations=3)
+    found = segment.find(mask)
+    assert [len(line) for line in found.lines] == [4], found.rejected
+    mask[150:210, x + 100:x + 150] = True           # a solid mark beside them
+    assert [len(line) for line in segment.find(mask).lines] == [4]
+
+
 def test_a_dash_between_digits_is_no_digit(model, mnist_test):
     """A number written with a dash (a phone number, a date) reads as its digits."""
     Xt, yt = mnist_test

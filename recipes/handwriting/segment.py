@@ -807,6 +807,19 @@ def merge_broken(digits: list, source: list, ref: float, read: Callable) -> list
     return digits
 
 
+def no_digit(y0: int, x0: int, part: np.ndarray, ref: float, rules: np.ndarray | None) -> str | None:
+    """Why a part of a line, as cut and merged, is no digit (None: it is one): a dash or an
+    underline's piece, or the side of a tight box that touched a digit and was cut off it
+    (it stands at the ends of the opened rules, as a box's side does; a 1 does not)."""
+    h, w = part.shape
+    if h < FLAT * w and h < FLAT_H * ref:
+        return f"flat (a dash, an underline's piece: {h}x{w} px)"
+    if rules is not None and h >= SIDE_H * ref and w <= SIDE_W * h \
+            and at_rule_ends(rules, (x0, y0, x0 + w, y0 + h), ref):
+        return "a box's side, cut off a digit"
+    return None
+
+
 # ---- the whole page ------------------------------------------------------------------
 
 def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | None = None,
@@ -903,14 +916,9 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
             digits = merge_broken(digits, source, ref, read)
         kept = []
         for y0, x0, p in digits:  # after merging: a 7's bar broken off its stem is no dash
-            h, w = p.shape
-            if h < FLAT * w and h < FLAT_H * ref:
-                out.rejected.append(((x0, y0, x0 + w, y0 + h),
-                                     f"flat (a dash, an underline's piece: {h}x{w} px)"))
-            elif out.rules is not None and h >= SIDE_H * ref and w <= SIDE_W * h \
-                    and at_rule_ends(out.rules, (x0, y0, x0 + w, y0 + h), ref):
-                # a tight box's side that touched a digit, cut off it: no 1
-                out.rejected.append(((x0, y0, x0 + w, y0 + h), "a box's side, cut off a digit"))
+            why = no_digit(y0, x0, p, ref, out.rules)
+            if why:
+                out.rejected.append(((x0, y0, x0 + p.shape[1], y0 + p.shape[0]), why))
             else:
                 kept.append((y0, x0, p))
         digits = kept
