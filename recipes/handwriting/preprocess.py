@@ -152,12 +152,17 @@ def _reader(padded: np.ndarray, classify: Callable | None, verify: Callable | No
         logp = np.log(np.maximum(proba.max(1), 1e-9))
         if verify is not None:
             logp = logp + np.asarray(verify(X), np.float64)
-        if pair is not None:   # square() of a part no wider than SQUARE x its height is to_mnist
-            S = np.stack([square(u).reshape(-1) if u.shape[1] > SQUARE * u.shape[0] else x
-                          for u, x in zip(upright, X)])
+        if pair is not None:
+            S = np.stack([_squared(u, x.reshape(28, 28)).reshape(-1) for u, x in zip(upright, X)])
             logp = np.maximum(logp, np.asarray(pair(X, S), np.float64))
         return logp
     return read
+
+
+def _squared(upright: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The pair reader's input for a part (`ink.square`), given its usual input `x`: a part
+    no wider than SQUARE x its height squares to to_mnist's own, so `x` is reused."""
+    return square(upright) if upright.shape[1] > SQUARE * upright.shape[0] else x
 
 
 def _tight(part: np.ndarray, y0: int, x0: int):
@@ -250,8 +255,7 @@ def _read(gray, ink, mask, low, dark, frame, classify, found=None, verify=None, 
         for y0, x0, part in line:
             upright, box = _upright(padded, part, y0, x0, shear)
             inputs.append(to_mnist(upright))
-            wide = upright.shape[1] > SQUARE * upright.shape[0]   # else square() is to_mnist
-            squares.append(square(upright) if wide else inputs[-1])
+            squares.append(_squared(upright, inputs[-1]))
             out.boxes.append(box)
     if not inputs:
         why = f"; rejected: {found.rejected[0][1]}" if found.rejected else ""

@@ -54,8 +54,9 @@ from recipes.errors import UserError, run
 # photo benchmark's dev pages (docs/handwriting.md). photo_reader, the committee (mean) of
 # vgg_bn+1 and photo_vgg (since the eighteenth round photo_vgg+42 and photo_vgg+1), read the
 # 300 dev pages of seed 2 at 81.7% against 77.3% and 81.3% for its members alone (sixth
-# round; photo_vgg alone lost a shared number, so it is not in this list); vgg_bn+1 (params.yaml's vgg_bn, seed 1: add it
-# to train.models; an entry with seeds is listed by seed) reads them better than
+# round; photo_vgg alone lost a shared number, so it is not in this list); vgg_bn+1
+# (params.yaml's vgg_bn, seed 1: add it to train.models; an entry with seeds is listed by
+# seed) reads them better than
 # network3_2conv, what a default `dvc repro` trains; photo_cnn reads the dev pages better
 # than network3_2conv but 36/38 of the shared single photos.
 DEFAULT_MODELS = ("photo_reader", "vgg_bn+1", "network3_2conv", "photo_cnn")
