@@ -415,6 +415,19 @@ def test_two_lines_are_two_strings(model, mnist_test):
     assert predict.read_digits(img, model) == " ".join(lines)
 
 
+def test_two_sloping_lines_are_not_chained_into_one():
+    """The upper line's end comes down to the height of the lower line's start, a line's
+    length away: two lines, not one read in the wrong order. A space between two numbers on
+    one line (two digit heights) still joins them."""
+    from recipes.handwriting import segment
+    upper = [[40 * k, 10 * k, 40 * k + 30, 10 * k + 40] for k in range(6)]
+    lower = [[40 * k, 70 + 10 * k, 40 * k + 30, 110 + 10 * k] for k in range(6)]
+    boxes = np.array(upper + lower)
+    assert segment.lines_of(boxes) == [list(range(6)), list(range(6, 12))]
+    spaced = np.array([[0, 0, 30, 40], [40, 0, 70, 40], [150, 2, 180, 42], [190, 0, 220, 40]])
+    assert segment.lines_of(spaced) == [[0, 1, 2, 3]]
+
+
 def drawn(strokes, size=(260, 360), width=9) -> np.ndarray:
     img = Image.new("L", (size[1], size[0]), 235)
     draw = ImageDraw.Draw(img)

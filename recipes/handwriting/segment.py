@@ -72,7 +72,8 @@ INSIDE = 0.8         # two full strokes: one digit when one lies this much withi
 SLIVER = 0.25        # a component at the frame's edge thinner than this x typical height
 SMALL_GROUP = 0.4    # a group shorter than this x typical height...
 SMALL_INK = 0.2      # ...with less ink than this x the median group's is a dot, not a digit
-LINE_OVERLAP = 0.3   # groups overlapping vertically by this x the shorter: the same line
+LINE_OVERLAP = 0.3   # groups overlapping vertically by this x the shorter...
+LINE_GAP = 2.5       # ...and no farther apart side by side than this x the taller: one line
 MIN_HOLE = 0.02      # a loop enclosing less than this fraction of a digit's area is no loop
 WIDE = 1.05          # a part wider than this x typical height is more than one digit...
 WIDE_ALONE = 1.4     # ...and, without a classifier to ask, one wider than this is cut...
@@ -429,12 +430,20 @@ def group_boxes(groups, boxes) -> np.ndarray:
 
 
 def lines_of(gboxes: np.ndarray) -> list[list[int]]:
-    """Group indices per line (vertically overlapping groups), top to bottom, left to right."""
+    """Group indices per line, top to bottom, left to right.
+
+    A line is a chain of neighbours side by side that overlap vertically. Overlap alone
+    chained two sloping lines into one where the end of the upper one came down to the
+    height of the start of the lower one, a line's length apart; neighbours in a line are
+    at most a gap between numbers apart."""
     n = len(gboxes)
     y0, y1 = gboxes[:, 1][:, None], gboxes[:, 3][:, None]
+    x0, x1 = gboxes[:, 0][:, None], gboxes[:, 2][:, None]
     overlap = np.minimum(y1, y1.T) - np.maximum(y0, y0.T)
     shorter = np.minimum(y1 - y0, (y1 - y0).T)
-    comp = _components(*np.nonzero(np.triu(overlap >= LINE_OVERLAP * shorter, 1)), n)
+    gap = np.maximum(x0, x0.T) - np.minimum(x1, x1.T)
+    near = gap <= LINE_GAP * np.maximum(y1 - y0, (y1 - y0).T)
+    comp = _components(*np.nonzero(np.triu((overlap >= LINE_OVERLAP * shorter) & near, 1)), n)
     xc = (gboxes[:, 0] + gboxes[:, 2]) / 2
     yc = (gboxes[:, 1] + gboxes[:, 3]) / 2
     lines = [np.flatnonzero(comp == c) for c in range(comp.max() + 1)] if n else []
