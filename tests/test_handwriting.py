@@ -436,6 +436,16 @@ def drawn(strokes, size=(260, 360), width=9) -> np.ndarray:
     return np.asarray(img)
 
 
+def test_a_bar_alone_is_no_digit_and_no_warning():
+    """The drawing pad's 7 with its stem undone: the bar is opened out as a rule and nothing
+    is left to measure a pen on (numpy warned of an empty median to the server's log)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(preprocess.NoDigits):
+            preprocess.page(drawn([[(80, 60), (280, 60)]], width=18))
+
+
 @pytest.mark.parametrize("strokes, want", [
     ([[(140, 40), (140, 200)], [(120, 200), (160, 200)],                              # 11, their
       [(185, 40), (185, 200)], [(165, 200), (205, 200)]], 2),                         # bases touching

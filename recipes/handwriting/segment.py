@@ -343,6 +343,8 @@ def at_rule_ends(straight: np.ndarray, box, ref: float) -> bool:
 
 def judge(boxes, areas, strokes, border, ref: float) -> list:
     """Per component: None (a digit's ink) or why it is not one."""
+    if not len(boxes):  # a rule alone, opened out: nothing left, and no pen to measure
+        return []
     h = boxes[:, 3] - boxes[:, 1]
     w = boxes[:, 2] - boxes[:, 0]
     digitish = (strokes <= STROKE_LIKE * h) & (w <= LINE_LIKE * h) & (h >= 0.5 * ref)
