@@ -881,6 +881,28 @@ def test_benchmark_pages_are_seeded_and_labelled(mnist_test, tmp_path):
     assert json.loads((tmp_path / "pages" / "manifest.json").read_text())["seed"] == 0
 
 
+def test_a_page_blended_only_where_the_weight_is_not_zero_is_the_same_page():
+    """make_page blends ink, rules and clutter into the page only within the box where the
+    weight is not zero (synth._support): value for value the whole page's blend, so the
+    benchmark's pages stay what they were."""
+    from recipes.handwriting import synth
+    rng = np.random.default_rng(0)
+    rgb = rng.random((40, 50, 3))
+    weight = np.zeros((40, 50), np.float32)
+    weight[9:21, 4:31] = rng.random((12, 27))
+    weight[9, 4] = weight[20, 30] = 0.5          # the box's corners are inside it
+    pen = np.array([0.1, 0.15, 0.45])
+    whole = rgb * (1 - weight[..., None]) + pen * weight[..., None]
+    ys, xs = synth._support(weight)
+    assert (ys, xs) == (slice(9, 21), slice(4, 31))
+    part = rgb.copy()
+    inked = part[ys, xs]
+    np.multiply(inked, 1 - weight[ys, xs, None], out=inked)
+    inked += pen * weight[ys, xs, None]
+    assert np.array_equal(part, whole)
+    assert synth._support(np.zeros((4, 4), np.float32)) == (slice(0, 0), slice(0, 0))
+
+
 def test_a_benchmark_line_is_never_cut_off_by_the_sheet(mnist_test):
     """A line wider than its sheet is written smaller, so every digit of the label is there."""
     from recipes.handwriting import synth
