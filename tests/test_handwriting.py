@@ -628,6 +628,26 @@ def test_a_box_and_an_underline_touching_the_digits(mnist_test):
     assert [len(l) for l in page.lines] == [4]
 
 
+def test_a_box_touching_its_one_digit_comes_off_it(mnist_test):
+    """A box drawn round a single digit that touches its top and its right side: box and
+    digit are one mark, too narrow for the box's lines to be rules. The box is a frame
+    (straight sides, hollow), opened out; the digit inside is read alone."""
+    Xt, yt = mnist_test
+    zero = Xt[int(np.flatnonzero(yt == 0)[0])].reshape(28, 28)
+    img = page_of([[zero]], np.random.default_rng(5))
+    rows, cols = np.nonzero(img < 128)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    img[top:top + 4, left - 16:right + 1] = 30               # the top, on the digit's top
+    img[bottom + 14:bottom + 18, left - 16:right + 1] = 30   # the bottom, under it
+    img[top:bottom + 18, left - 16:left - 12] = 30           # the left side, apart from it
+    img[top:bottom + 18, right - 3:right + 1] = 30           # the right side, on its right
+    page = preprocess.page(img)
+    assert [len(l) for l in page.lines] == [1]
+    scale = page.gray.shape[1] / img.shape[1]
+    x0, y0, x1, y1 = page.boxes[0]
+    assert x0 > (left - 12) * scale and y1 < (bottom + 14) * scale
+
+
 def test_a_ruled_line_through_the_digits_leaves_each_whole(mnist_test):
     """A ruled line through the middle of a line of digits is opened out, but not where the
     digits' strokes cross it: each digit stays one mark, not a top half and a bottom half."""

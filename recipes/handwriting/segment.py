@@ -299,6 +299,57 @@ def crossings(mask: np.ndarray, straight: np.ndarray) -> np.ndarray:
     return straight & near_and_far(-1) & near_and_far(1)
 
 
+FRAME_FILL = 0.8      # a mark whose holes filled cover this share of its box...
+FRAME_HOLLOW = 0.8    # ...with ink on at most this share of that...
+FRAME_STRAIGHT = 0.02  # ...and each side's outline within a pixel and this x its length of a straight line
+
+
+def _outline(m: np.ndarray) -> np.ndarray:
+    """Per column of `m` (bool [h, w]), the first inked row from the top (h where none)."""
+    return np.where(m.any(0), m.argmax(0), m.shape[0])
+
+
+def frames(lab: np.ndarray, n: int, boxes: np.ndarray, areas: np.ndarray,
+           border: np.ndarray) -> np.ndarray:
+    """The four sides of every frame drawn round digits that touch it (bool, lab's shape): a
+    mark whose outline from each side is a straight line along the middle of that side and
+    whose filled shape is its box, hollow. A digit is not: a 0's outline is a curve, a
+    phone's or a thumb's shape is solid. Each side comes off as the run of ink from the
+    outline inward, as deep as the side's stroke where it is alone: its first quartile, since
+    a digit's stroke lying along the side (a 6's stem, a 0's top) makes the run deeper
+    wherever it lies, and it may lie along half the side."""
+    out = np.zeros(lab.shape, bool)
+    h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    for k in np.flatnonzero((areas >= MIN_AREA) & ~border & (h >= 2 * MIN_HEIGHT) & (w >= 2 * MIN_HEIGHT)):
+        x0, y0, x1, y1 = boxes[k]
+        m = lab[y0:y1, x0:x1] == k + 1
+        filled = ndi.binary_fill_holes(m)
+        if filled.sum() < FRAME_FILL * m.size or m.sum() > FRAME_HOLLOW * filled.sum():
+            continue
+        sides = [m, m[::-1], m.T, m.T[::-1]]          # seen from the top, bottom, left, right
+        depths = []
+        for v in sides:
+            d = _outline(v)
+            span = len(d)
+            mid = np.arange(span // 5, span - span // 5)
+            if len(mid) < 3:
+                break
+            fit = np.polyval(np.polyfit(mid, d[mid], 1), mid)
+            if np.abs(d[mid] - fit).max() > 1.0 + FRAME_STRAIGHT * span:
+                break
+            depths.append(d)
+        else:
+            band = np.zeros_like(m)
+            for v, d, b in zip(sides, depths, [band, band[::-1], band.T, band.T[::-1]]):
+                rows = np.arange(v.shape[0])[:, None]
+                below = np.cumsum(~v & (rows >= d[None, :]), axis=0) == 0  # the first run
+                run = (rows >= d[None, :]) & below & v
+                thick = np.percentile(run.sum(0)[d < v.shape[0]], 25)
+                b |= run & (rows < d[None, :] + thick + 1)
+            out[y0:y1, x0:x1] |= band
+    return out
+
+
 def box_sides(mask: np.ndarray, straight: np.ndarray, ref: float) -> np.ndarray:
     """The sides of a box whose top and bottom were opened out as rules, and the rims the
     opening left along any rule (bool, mask's shape).
@@ -845,6 +896,12 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
     out = Found()
     lab, n = ndi.label(mask, structure=np.ones((3, 3)))
     boxes, areas, strokes, border = features(lab, n, frame)
+    framed = frames(lab, n, boxes, areas, border)
+    if framed.any():  # open them out first: what is left inside is digits
+        mask = mask & ~framed
+        out.rules = framed
+        lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+        boxes, areas, strokes, border = features(lab, n, frame)
     ref = typical_height(boxes, _inked(areas, strength, lab, n), strokes, border) \
         or typical_height(boxes, areas, strokes, border)
     hgt, wid = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
@@ -860,7 +917,7 @@ def find(mask: np.ndarray, read: Callable | None = None, frame: np.ndarray | Non
             mask = mask & ~straight
             straight |= box_sides(mask, straight, ref)
             mask &= ~straight
-            out.rules = straight
+            out.rules = straight if out.rules is None else out.rules | straight
             lab, n = ndi.label(mask, structure=np.ones((3, 3)))
             boxes, areas, strokes, border = features(lab, n, frame)
             ref = typical_height(boxes, _inked(areas, strength, lab, n), strokes, border) \
