@@ -323,7 +323,7 @@ def frames(lab: np.ndarray, n: int, boxes: np.ndarray, areas: np.ndarray,
     for k in np.flatnonzero((areas >= MIN_AREA) & ~border & (h >= 2 * MIN_HEIGHT) & (w >= 2 * MIN_HEIGHT)):
         x0, y0, x1, y1 = boxes[k]
         m = lab[y0:y1, x0:x1] == k + 1
-        filled = ndi.binary_fill_holes(m)
+        filled = filters.fill_holes(m)  # == ndi.binary_fill_holes, faster
         if filled.sum() < FRAME_FILL * m.size or m.sum() > FRAME_HOLLOW * filled.sum():
             continue
         sides = [m, m[::-1], m.T, m.T[::-1]]          # seen from the top, bottom, left, right
